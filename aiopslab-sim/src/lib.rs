@@ -8,6 +8,7 @@
 //! - [`clock`]: the wall clock or a manual clock for tests;
 //! - [`resources`]: the catalogue of served kinds (group, version, plural, scope, short names);
 //! - [`store`]: objects, resource versions and watch events;
+//! - [`selector`]: label and field selectors;
 //! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply;
 //! - [`table`]: server-side `Table` output with the real API server's columns;
 //! - [`api`]: the HTTP layer (discovery, verbs, subresources, status errors);
@@ -22,5 +23,6 @@ pub mod cluster;
 pub mod controllers;
 pub mod patch;
 pub mod resources;
+pub mod selector;
 pub mod store;
 pub mod table;

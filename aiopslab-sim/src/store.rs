@@ -359,17 +359,16 @@ impl Store {
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty());
-            if let Some(wanted) = wanted {
-                if Some(wanted)
+            if let Some(wanted) = wanted
+                && Some(wanted)
                     != current
                         .pointer("/metadata/resourceVersion")
                         .and_then(Value::as_str)
-                {
-                    return Err(StoreError::Conflict {
-                        resource: resource.clone(),
-                        name: name.to_string(),
-                    });
-                }
+            {
+                return Err(StoreError::Conflict {
+                    resource: resource.clone(),
+                    name: name.to_string(),
+                });
             }
             *current = new.clone();
             Ok(())
@@ -508,21 +507,15 @@ impl Store {
                 .pointer(&format!("/metadata/{f}"))
                 .and_then(Value::as_str)
         };
-        if let Some(uid) = precondition_uid {
-            if meta_str("uid") != Some(uid) {
-                return Err(StoreError::Conflict {
-                    resource: resource.clone(),
-                    name: name.to_string(),
-                });
-            }
+        let conflict = || StoreError::Conflict {
+            resource: resource.clone(),
+            name: name.to_string(),
+        };
+        if precondition_uid.is_some_and(|uid| meta_str("uid") != Some(uid)) {
+            return Err(conflict());
         }
-        if let Some(rv) = precondition_rv {
-            if meta_str("resourceVersion") != Some(rv) {
-                return Err(StoreError::Conflict {
-                    resource: resource.clone(),
-                    name: name.to_string(),
-                });
-            }
+        if precondition_rv.is_some_and(|rv| meta_str("resourceVersion") != Some(rv)) {
+            return Err(conflict());
         }
         let has_finalizers = current
             .pointer("/metadata/finalizers")

@@ -11,6 +11,7 @@
 //! - [`selector`]: label and field selectors;
 //! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply;
 //! - [`table`]: server-side `Table` output with the real API server's columns;
+//! - [`runtime`]: the seam to what runs in pods (logs and exec), implemented by the kubelet;
 //! - [`api`]: the HTTP layer (discovery, verbs, subresources, status errors);
 //! - [`auth`]: tokens, the admin and agent identities and their permissions;
 //! - [`controllers`]: deployment, replica set, scheduler, kubelet and the other control loops;
@@ -23,6 +24,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod patch;
 pub mod resources;
+pub mod runtime;
 pub mod selector;
 pub mod store;
 pub mod table;

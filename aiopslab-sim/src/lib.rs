@@ -12,11 +12,13 @@
 //! - [`patch`]: JSON patch, merge patch, strategic merge patch and server-side apply;
 //! - [`table`]: server-side `Table` output with the real API server's columns;
 //! - [`runtime`]: the seam to what runs in pods (logs and exec), implemented by the kubelet;
+//! - [`admission`]: defaults and validation applied to every write (ClusterIP allocation, pod defaults);
 //! - [`api`]: the HTTP layer (discovery, verbs, subresources, status errors);
 //! - [`auth`]: tokens, the admin and agent identities and their permissions;
 //! - [`controllers`]: deployment, replica set, scheduler, kubelet and the other control loops;
 //! - [`cluster`]: starting and stopping a virtual cluster and writing its kubeconfigs.
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod clock;

@@ -37,7 +37,11 @@ pub(crate) type CallArgs = (Vec<Value>, Map<String, Value>);
 /// Parses `args` as the inside of `func(...)` and evaluates the arguments.
 pub(crate) fn parse_call_args(args: &str) -> Result<CallArgs, ParseError> {
     let toks = tokenize(args)?;
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        depth: 0,
+    };
     let (positional, keywords) = p.call_arguments()?;
     let mut out_args = Vec::with_capacity(positional.len());
     for node in &positional {
@@ -65,9 +69,17 @@ const KEYWORDS: [&str; 32] = [
     "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
 ];
 
+/// How many levels of nested brackets an argument may have (Python's own parser stops at
+/// 200); far more than any answer needs, while keeping the stack small.
+const MAX_BRACKETS: usize = 50;
+
+/// The recursion budget: each bracket level takes two steps, plus two for the outermost value.
+const MAX_DEPTH: usize = 2 * (MAX_BRACKETS + 1);
+
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    depth: usize,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -275,7 +287,27 @@ impl Parser {
         Ok(e)
     }
 
+    /// Runs `f` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> PResult<Node>) -> PResult<Node> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::syntax(
+                self.col(),
+                format!(
+                    "the arguments are nested too deeply (more than {MAX_BRACKETS} levels of brackets)"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
     fn not_test(&mut self) -> PResult<Node> {
+        self.nested(Self::not_test_inner)
+    }
+
+    fn not_test_inner(&mut self) -> PResult<Node> {
         if self.is_kw("not") {
             self.i += 1;
             let operand = self.not_test()?;
@@ -339,6 +371,10 @@ impl Parser {
     }
 
     fn unary(&mut self) -> PResult<Node> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> PResult<Node> {
         let op = match self.peek() {
             Some(Tok::Op("-")) => Some("-"),
             Some(Tok::Op("+")) => Some("+"),
@@ -820,5 +856,20 @@ mod tests {
         assert!(parse_call_args("[[1], 2]").is_ok());
         assert_eq!(ok("\"a\") # (").0, vec![json!("a")]);
         assert!(parse_call_args("{[1]: 2}").is_err());
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(
+            parse_call_args(&deep)
+                .unwrap_err()
+                .to_string()
+                .contains("nested too deeply")
+        );
+        let neg = format!("{}1", "-".repeat(100_000));
+        assert!(parse_call_args(&neg).is_err());
+        let nots = format!("{}x", "not ".repeat(100_000));
+        assert!(parse_call_args(&nots).is_err());
+        let ok_depth = format!("{}1{}", "[".repeat(50), "]".repeat(50));
+        assert!(parse_call_args(&ok_depth).is_ok());
+        let too_deep = format!("{}1{}", "[".repeat(51), "]".repeat(51));
+        assert!(parse_call_args(&too_deep).is_err());
     }
 }

@@ -307,3 +307,50 @@ fn serializes_with_the_cli_keys() {
     let back: ParsedResponse = serde_json::from_str(&text).unwrap();
     assert_eq!(back, p);
 }
+
+#[test]
+fn lenient_parenthesis_and_comment_forms() {
+    assert_eq!(ok(&fenced("submit(\"Yes\"))")).args, vec![json!("Yes")]);
+    assert_eq!(
+        ok(&fenced("submit(\"Yes\" # done)")).args,
+        vec![json!("Yes")]
+    );
+}
+
+#[test]
+fn shell_keyword_and_prefix_fixes() {
+    let p = ok(&fenced("exec_shell(command=\"grep command= f\")"));
+    assert_eq!(p.args, vec![json!("grep command= f")]);
+    let p = ok(&fenced("exec_shell(u\"ls\")"));
+    assert_eq!(p.args, vec![json!("ls")]);
+    // Two glued calls stay one command, as in AIOpsLab.
+    let p = ok(&fenced("exec_shell(\"ls\")\nexec_shell(\"pwd\")"));
+    assert_eq!(p.args, vec![json!("ls\")\nexec_shell(\"pwd")]);
+}
+
+#[test]
+fn values_without_json_form_are_errors() {
+    for code in [
+        "submit(**{'a': 1})",
+        "submit(1j)",
+        "submit(...)",
+        "submit(1e400)",
+        "submit('\\N{DASH}')",
+    ] {
+        assert!(
+            matches!(
+                parse(&fenced(code)),
+                Err(ParseError::InvalidArguments { .. })
+            ),
+            "{code}"
+        );
+    }
+    let p = ok(&fenced("submit({1: 'a', True: 'b', None: 'c'}, b'x\\xff')"));
+    assert_eq!(
+        p.args,
+        vec![
+            json!({"1": "a", "true": "b", "null": "c"}),
+            json!("x\u{fffd}")
+        ]
+    );
+}

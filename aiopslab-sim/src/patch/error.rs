@@ -68,7 +68,7 @@ pub enum PatchError {
     },
     /// 422 `Invalid`: the patch is well formed but cannot be applied to this object (a JSON
     /// patch `test` that fails, a path that does not exist, missing `fieldManager`).
-    #[error("{message}{}", detail_suffix(causes))]
+    #[error("{message}{}", detail_suffix(message, causes))]
     Invalid {
         /// The `Status` message.
         message: String,
@@ -89,9 +89,11 @@ pub enum PatchError {
     },
 }
 
-fn detail_suffix(causes: &[StatusCause]) -> String {
+/// The causes a message does not already spell out, for `Display` (logs and tests).
+fn detail_suffix(message: &str, causes: &[StatusCause]) -> String {
     causes
         .iter()
+        .filter(|cause| !message.contains(&cause.message))
         .map(|cause| {
             if cause.field.is_empty() {
                 format!(": {}", cause.message)

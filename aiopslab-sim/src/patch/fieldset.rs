@@ -299,6 +299,8 @@ fn walk_object(map: &Map<String, Value>, ty: Ty, prefix: &mut Path, out: &mut Fi
 
 fn walk_value(value: &Value, meta: FieldMeta, prefix: &mut Path, out: &mut FieldSet) {
     match value {
+        // A null is an unset field (`creationTimestamp: null` in pod templates): nobody owns it.
+        Value::Null => {}
         Value::Object(map) if !map.is_empty() => walk_object(map, meta.ty, prefix, out),
         Value::Array(items) => match meta.list {
             ListKind::Merge(Some(key)) if is_keyed(items, key) => {
@@ -344,7 +346,7 @@ mod tests {
 
     fn deployment() -> Value {
         json!({
-            "metadata": {"labels": {"app": "web"}, "finalizers": ["x"]},
+            "metadata": {"labels": {"app": "web"}, "finalizers": ["x"], "annotations": null},
             "spec": {
                 "replicas": 2,
                 "selector": {"matchLabels": {"app": "web"}},

@@ -547,6 +547,51 @@ mod tests {
         assert_eq!(applied["spec"]["replicas"], 1);
     }
 
+    #[test]
+    fn managed_fields_rewritten_by_a_patch_are_kept() {
+        // kubectl's migration from client-side to server-side apply: a JSON patch hands the
+        // client-side-apply manager's fields to "kubectl" before the first server-side apply.
+        let gvk = deploy();
+        let mut live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 1}
+        });
+        record_update(None, &mut live, &gvk, "kubectl-client-side-apply", NOW);
+        let mut entry = live["metadata"]["managedFields"][0].clone();
+        entry["manager"] = json!("kubectl");
+        entry["operation"] = json!("Apply");
+        let body = serde_json::to_vec(&json!([
+            {"op": "replace", "path": "/metadata/managedFields", "value": [entry]}
+        ]))
+        .expect("serialises");
+        let mut migrated =
+            apply_patch(Some(&live), &PatchKind::Json, &body, &gvk, NOW).expect("patches");
+        record_update(Some(&live), &mut migrated, &gvk, "kubectl", NOW);
+        assert_eq!(
+            migrated["metadata"]["managedFields"][0]["manager"],
+            "kubectl"
+        );
+        assert_eq!(
+            migrated["metadata"]["managedFields"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+
+        let apply = PatchKind::Apply {
+            field_manager: "kubectl".into(),
+            force: false,
+        };
+        let config = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":4}}"#;
+        let applied = apply_patch(Some(&migrated), &apply, config, &gvk, NOW)
+            .expect("kubectl owns replicas now: no conflict");
+        assert_eq!(applied["spec"]["replicas"], 4);
+        // Applying the same configuration again changes nothing.
+        let again = apply_patch(Some(&applied), &apply, config, &gvk, NOW).expect("idempotent");
+        assert_eq!(again, applied);
+    }
+
     fn arb_key() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::sample::select(vec![

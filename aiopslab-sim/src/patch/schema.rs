@@ -320,7 +320,9 @@ const BUILTINS: &[Builtin] = &[
     // batch/v1
     b("batch", "Job", WORKLOAD, true),
     b("batch", "CronJob", root(Ty2::CronJobSpec, Ty2::Any), true),
-    // autoscaling (v2 has status conditions; v1 has none, so the entry is harmless there)
+    // autoscaling (v2 has status conditions; v1 has none, so the entry is harmless there);
+    // Scale is what the `/scale` subresource of workloads serves.
+    b("autoscaling", "Scale", PLAIN, false),
     b("autoscaling", "HorizontalPodAutoscaler", CONDITIONS, true),
     // policy/v1
     b("policy", "PodDisruptionBudget", CONDITIONS, true),

@@ -909,6 +909,44 @@ mod tests {
     }
 
     #[test]
+    fn kubectl_client_side_apply_patches() {
+        // Removing a container, as `kubectl apply` computes it.
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}],
+            "containers": [{"$patch": "delete", "name": "sidecar"}]
+        }}}});
+        let doc = smp("apps", "Deployment", &deployment(), patch).expect("applies");
+        assert_eq!(names(containers(&doc)), ["web"]);
+
+        // Changing an env var and the strategy type in one go.
+        let patch = json!({
+            "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "spec": {
+                "strategy": {"$retainKeys": ["type"], "type": "Recreate"},
+                "template": {"spec": {
+                    "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
+                    "containers": [{
+                        "$setElementOrder/env": [{"name": "B"}, {"name": "A"}],
+                        "env": [{"name": "A", "value": "10"}],
+                        "name": "web"
+                    }]
+                }}
+            }
+        });
+        let doc = smp("apps", "Deployment", &deployment(), patch).expect("applies");
+        assert_eq!(doc["spec"]["strategy"], json!({"type": "Recreate"}));
+        assert_eq!(
+            containers(&doc)[0]["env"],
+            json!([{"name": "B", "value": "2"}, {"name": "A", "value": "10"}])
+        );
+        assert_eq!(names(containers(&doc)), ["web", "sidecar"]);
+        assert_eq!(
+            doc["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "{}"
+        );
+    }
+
+    #[test]
     fn retain_keys_clears_other_keys() {
         let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
         let doc = smp("apps", "Deployment", &deployment(), patch).expect("applies");
@@ -994,6 +1032,13 @@ mod tests {
             let doc = smp("apps", "Deployment", &deployment(), patch).expect(name);
             assert_eq!(doc["metadata"]["finalizers"], want, "{name}");
         }
+        // kubectl apply dropping one finalizer and reordering the rest.
+        let patch = json!({"metadata": {
+            "$setElementOrder/finalizers": ["b.example.com/y"],
+            "$deleteFromPrimitiveList/finalizers": ["a.example.com/x"]
+        }});
+        let doc = smp("apps", "Deployment", &deployment(), patch).expect("applies");
+        assert_eq!(doc["metadata"]["finalizers"], json!(["b.example.com/y"]));
         let bad = json!({"metadata": {"$deleteFromPrimitiveList": ["x"]}});
         let error = smp("apps", "Deployment", &deployment(), bad).expect_err("no field name");
         assert_eq!(error.message(), "invalid patch format of primitive list");

@@ -12,6 +12,10 @@
 //! - an object that has never been tracked has its current fields given to
 //!   `before-first-apply` first, as the real server does.
 //!
+//! Through the `status` subresource only `status` is applied (the entry records
+//! `subresource: status`); through the object itself, `status` is ignored for kinds that have a
+//! status subresource, as the real server's reset fields do.
+//!
 //! Simplifications (documented so nobody relies on them): keyed lists use the single strategic
 //! merge key (the real apply schema keys container ports by `containerPort` *and* `protocol`);
 //! items merged into an existing keyed list keep the live order with new items appended; a
@@ -203,6 +207,12 @@ pub(crate) fn server_side_apply(
     };
 
     let Some(live) = live else {
+        if let Some(subresource) = gvk.subresource {
+            return Err(PatchError::bad_request(format!(
+                "cannot apply to the {subresource} of an object that does not exist; apply the \
+                 object itself first"
+            )));
+        }
         let mut created = applied;
         managed::write(&mut created, vec![my_entry(applied_set)]);
         return Ok(created);
@@ -804,6 +814,17 @@ mod tests {
                 ["f:status"],
             json!({})
         );
+    }
+
+    #[test]
+    fn status_apply_needs_an_object() {
+        let body = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"status":{}}"#;
+        let gvk = DEPLOY.with_subresource("status");
+        let error = server_side_apply(None, body, &gvk, "c", false, T1).expect_err("no object");
+        assert_eq!(error.code(), 400);
+        let gvk = DEPLOY.with_subresource("scale");
+        let error = server_side_apply(None, body, &gvk, "c", false, T1).expect_err("unsupported");
+        assert!(error.message().contains("scale subresource"), "{error}");
     }
 
     #[test]

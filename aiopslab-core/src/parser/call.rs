@@ -181,16 +181,9 @@ impl Parser {
                     ));
                 }
                 self.i += 2;
+                // Python's `ast.parse` accepts a repeated keyword (only the compiler rejects
+                // it); AIOpsLab then keeps the last value.
                 let value = self.test()?;
-                if keywords
-                    .iter()
-                    .any(|(k, _)| k.as_deref() == Some(name.as_str()))
-                {
-                    return Err(ParseError::syntax(
-                        col,
-                        format!("keyword argument repeated: {name}"),
-                    ));
-                }
                 keywords.push((Some(name), value));
             } else {
                 let col = self.col();
@@ -673,13 +666,24 @@ fn eval(node: &Node) -> Result<Value, ParseError> {
             .map(Value::Array),
         Node::Dict(items) => {
             let mut map = Map::new();
+            // Python compares keys by value (`1 == 1.0 == True`): a later equal key keeps the
+            // first key's spelling and replaces the value.
+            let mut seen: Vec<(Value, String)> = Vec::new();
             for (key, value) in items {
                 let Some(key) = key else {
                     return Err(ParseError::unsupported("NoneType"));
                 };
-                let key = dict_key(eval(key)?)?;
+                let key = eval(key)?;
                 let value = eval(value)?;
-                map.insert(key, value);
+                let name = match seen.iter().find(|(k, _)| py_key_eq(k, &key)) {
+                    Some((_, name)) => name.clone(),
+                    None => {
+                        let name = dict_key(key.clone())?;
+                        seen.push((key, name.clone()));
+                        name
+                    }
+                };
+                map.insert(name, value);
             }
             Ok(Value::Object(map))
         }
@@ -746,6 +750,27 @@ fn float_value(f: f64) -> Result<Value, ParseError> {
         .ok_or_else(|| ParseError::invalid("a number in the arguments is too large to represent"))
 }
 
+/// Python's `==` on two dict keys: numbers and bools compare by value, other kinds by
+/// kind and content.
+fn py_key_eq(a: &Value, b: &Value) -> bool {
+    let num = |v: &Value| match v {
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    };
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) => match (
+            a.as_i64().or(a.as_bool().map(i64::from)),
+            b.as_i64().or(b.as_bool().map(i64::from)),
+        ) {
+            (Some(i), Some(j)) => i == j,
+            _ => x == y,
+        },
+        (None, None) => a == b,
+        _ => false,
+    }
+}
+
 /// A JSON object key for a Python dict key, as `json.dumps` would write it.
 fn dict_key(key: Value) -> Result<String, ParseError> {
     match key {
@@ -800,9 +825,22 @@ mod tests {
         assert_eq!(ok("'a' \"b\" '''c'''").0, vec![json!("abc")]);
         assert_eq!(ok("b'ab' b'c'").0, vec![json!("abc")]);
         assert_eq!(
-            ok("{1: 'a', True: 'b', None: 'c', 2.5: 'd'}").0,
-            vec![json!({"1": "a", "true": "b", "null": "c", "2.5": "d"})]
+            ok("{1: 'a', False: 'b', None: 'c', 2.5: 'd'}").0,
+            vec![json!({"1": "a", "false": "b", "null": "c", "2.5": "d"})]
         );
+    }
+
+    #[test]
+    fn python_key_equality_and_repeated_keywords() {
+        // 1 == True == 1.0: the first spelling stays, the last value wins (json.dumps order).
+        assert_eq!(
+            ok("{True: 'a', 'k': 0, 1: 'b', 1.0: 'c', '1': 'd'}").0,
+            vec![json!({"true": "c", "k": 0, "1": "d"})]
+        );
+        assert_eq!(ok("{0: 'a', False: 'b'}").0, vec![json!({"0": "b"})]);
+        // ast.parse accepts a repeated keyword; the last value is kept in the first position.
+        let (_, k) = ok("a=1, b=2, a=3");
+        assert_eq!(Value::Object(k), json!({"a": 3, "b": 2}));
     }
 
     #[test]
@@ -838,7 +876,7 @@ mod tests {
     #[test]
     fn syntax_errors_are_reported_not_panicked() {
         for src in [
-            "1,,", "(1", "[1", "{1:}", "x=", "a=1, 2", "a=1, a=2", "**{}, 1", "'a' b'c'", ") (",
+            "1,,", "(1", "[1", "{1:}", "x=", "a=1, 2", "**{}, 1", "'a' b'c'", ") (",
             "1 2", "lambda", "if", "{**a, 1}", "True=1", "1) + (2",
         ] {
             assert!(

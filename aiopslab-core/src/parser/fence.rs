@@ -127,9 +127,7 @@ pub(crate) fn relaxed_codeblock(s: &str) -> Option<String> {
                 [a, b] if *b >= a + 3 => (*a, *b),
                 _ => return None,
             };
-            let code = &line[a + 3..b];
-            // Prose with inline code but no call keeps the helpful format message.
-            code.contains('(').then(|| code.to_string())
+            Some(line[a + 3..b].to_string())
         }
         _ => None,
     }
@@ -228,7 +226,6 @@ mod tests {
             relaxed_codeblock("Do ```ls()``` now").as_deref(),
             Some("ls()")
         );
-        assert_eq!(relaxed_codeblock("use ```kubectl``` please"), None);
         assert_eq!(relaxed_codeblock("```bash -x\nls()\n```"), None);
         assert_eq!(relaxed_codeblock("no fences"), None);
     }

@@ -78,11 +78,23 @@ pub fn parse(response: &str) -> Result<ParsedResponse, ParseError> {
 }
 
 /// The code block of the reply: AIOpsLab's strict check first, then the relaxed reading.
+///
+/// The relaxed reading is only trusted when it yields a call (`name(`); otherwise the
+/// format-validation message, which shows the expected layout, helps the agent more.
 fn code_block(response: &str) -> Result<String, ParseError> {
     if fence::strict_block_count(response) == 1 {
         return Ok(fence::python_codeblock(response));
     }
-    fence::relaxed_codeblock(response).ok_or(ParseError::FormatValidation)
+    fence::relaxed_codeblock(response)
+        .filter(|code| code.contains('(') && is_identifier(&parse_api_name(code)))
+        .ok_or(ParseError::FormatValidation)
+}
+
+/// Whether `s` is a Python identifier (`exec_shell`, `submit`).
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// The text before the first `(`, stripped; empty if there is none.

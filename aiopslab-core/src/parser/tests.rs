@@ -89,12 +89,17 @@ fn table_parser_context() {
 
 #[test]
 fn table_parser_non_api() {
-    for reply in [
-        fenced("echo \"Hello World\""),
-        indented("echo \"Hello World\""),
-    ] {
-        assert_eq!(parse(&reply), Err(ParseError::NoApiCall));
-    }
+    // A fenced block without a call: AIOpsLab's "No API call found!".
+    assert_eq!(
+        parse(&fenced("echo \"Hello World\"")),
+        Err(ParseError::NoApiCall)
+    );
+    // The indented form fails AIOpsLab's validator, and our relaxed reading only accepts
+    // blocks that hold a call, so the format message stays.
+    assert_eq!(
+        parse(&indented("echo \"Hello World\"")),
+        Err(ParseError::FormatValidation)
+    );
 }
 
 #[test]
@@ -194,6 +199,11 @@ fn rejected_fence_layouts() {
         "```\na()\n```\n```\nb()\n```",
         "```\na()",
         "use ```kubectl``` for that",
+        // Relaxed readings that do not yield `identifier(` keep the format message.
+        "```bash\nkubectl get pods\n```",
+        "Run ```kubectl get pods (all)``` now",
+        "```bash\nAction: submit(\"Yes\")\n  ```",
+        "x```tag\n\"a\"b```c",
     ] {
         assert_eq!(parse(reply), Err(ParseError::FormatValidation), "{reply:?}");
     }
@@ -345,11 +355,11 @@ fn values_without_json_form_are_errors() {
             "{code}"
         );
     }
-    let p = ok(&fenced("submit({1: 'a', True: 'b', None: 'c'}, b'x\\xff')"));
+    let p = ok(&fenced("submit({1: 'a', False: 'b', None: 'c'}, b'x\\xff')"));
     assert_eq!(
         p.args,
         vec![
-            json!({"1": "a", "true": "b", "null": "c"}),
+            json!({"1": "a", "false": "b", "null": "c"}),
             json!("x\u{fffd}")
         ]
     );

@@ -102,7 +102,9 @@ pub struct ProblemSetup {
     pub description: String,
     /// The instructions given to the agent.
     pub instructions: String,
-    /// The action documentation given to the agent.
+    /// The action documentation given to the agent, normally
+    /// [`action_docs(task)`](crate::actions::action_docs). Calls are always checked against
+    /// the task's built-in actions.
     pub actions: ActionDocs,
     /// The seed that drives the environment, if any.
     pub seed: Option<u64>,
@@ -211,6 +213,28 @@ pub trait Environment: Send {
     async fn teardown(&mut self) -> Result<(), EnvironmentError>;
 }
 
+#[async_trait::async_trait]
+impl<E: Environment + ?Sized> Environment for Box<E> {
+    async fn setup(&mut self) -> Result<ProblemSetup, EnvironmentError> {
+        (**self).setup().await
+    }
+
+    async fn perform(&mut self, call: &ActionCall) -> Result<String, EnvironmentError> {
+        (**self).perform(call).await
+    }
+
+    async fn evaluate(
+        &mut self,
+        input: &Evaluation<'_>,
+    ) -> Result<Map<String, Value>, EnvironmentError> {
+        (**self).evaluate(input).await
+    }
+
+    async fn teardown(&mut self) -> Result<(), EnvironmentError> {
+        (**self).teardown().await
+    }
+}
+
 /// A future that completes when the run should stop.
 pub type InterruptFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -230,6 +254,10 @@ where
 }
 
 /// Interrupts on Ctrl-C (SIGINT). If the signal cannot be watched, never interrupts.
+///
+/// Once watched, tokio keeps its SIGINT handler installed for the life of the process, so a
+/// later Ctrl-C no longer terminates the program by itself: a command-line tool should exit
+/// after its runs, or watch for a second Ctrl-C during teardown.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CtrlC;
 
@@ -344,7 +372,7 @@ impl Orchestrator {
             tokio::pin!(phase);
             tokio::select! {
                 biased;
-                () = &mut interrupt => (EndReason::Interrupted, Some("interrupted by the user (Ctrl-C)".to_string())),
+                () = &mut interrupt => (EndReason::Interrupted, Some("interrupted (Ctrl-C)".to_string())),
                 end = &mut phase => end,
             }
         };

@@ -480,3 +480,34 @@ async fn unwritable_results_dir_is_reported_not_fatal() {
     );
     assert_eq!(teardowns(&log), 1);
 }
+
+#[tokio::test]
+async fn run_is_send_and_works_with_boxed_trait_objects() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let (env, log) = ScriptedEnv::new(TaskKind::Detection, Failure::None);
+    let mut env: Box<dyn Environment> = Box::new(env);
+    let mut agent: Box<dyn Agent> = Box::new(ScriptedAgent::new(vec![Move::Say(
+        "```\nsubmit(\"No\")\n```",
+    )]));
+    let orch = orchestrator(3, None);
+    let outcome = tokio::spawn(async move { assert_send(orch.run(&mut agent, &mut env)).await })
+        .await
+        .unwrap();
+    assert_eq!(outcome.end_reason, EndReason::Submitted);
+    assert_eq!(outcome.session.solution, json!("No"));
+    assert_eq!(teardowns(&log), 1);
+}
+
+#[tokio::test]
+async fn interrupt_before_setup_still_tears_down() {
+    let (mut env, log) = ScriptedEnv::new(TaskKind::Detection, Failure::None);
+    let mut agent = ScriptedAgent::new(vec![]);
+    let fired = || -> InterruptFuture { Box::pin(std::future::ready(())) };
+    let orch = Orchestrator::new(OrchestratorConfig::default()).with_interrupt(fired);
+    let outcome = orch.run(&mut agent, &mut env).await;
+    assert_eq!(outcome.end_reason, EndReason::Interrupted);
+    assert_eq!(events(&log), ["teardown"]);
+    assert!(outcome.session.trace.is_empty());
+}

@@ -876,8 +876,8 @@ mod tests {
     #[test]
     fn syntax_errors_are_reported_not_panicked() {
         for src in [
-            "1,,", "(1", "[1", "{1:}", "x=", "a=1, 2", "**{}, 1", "'a' b'c'", ") (",
-            "1 2", "lambda", "if", "{**a, 1}", "True=1", "1) + (2",
+            "1,,", "(1", "[1", "{1:}", "x=", "a=1, 2", "**{}, 1", "'a' b'c'", ") (", "1 2",
+            "lambda", "if", "{**a, 1}", "True=1", "1) + (2",
         ] {
             assert!(
                 matches!(

@@ -355,7 +355,9 @@ fn values_without_json_form_are_errors() {
             "{code}"
         );
     }
-    let p = ok(&fenced("submit({1: 'a', False: 'b', None: 'c'}, b'x\\xff')"));
+    let p = ok(&fenced(
+        "submit({1: 'a', False: 'b', None: 'c'}, b'x\\xff')",
+    ));
     assert_eq!(
         p.args,
         vec![

@@ -264,6 +264,10 @@ impl VirtualCluster {
         };
 
         let server = format!("https://{addr}");
+        // The agent's kubeconfig names the same server as `localhost`, so that kubectl keeps
+        // its discovery cache (which is per host) apart from the admin's: the agent must not
+        // see the admin's hidden groups through a shared cache.
+        let agent_server = format!("https://localhost:{}", addr.port());
         let admin_kubeconfig = config.kubeconfig_dir.join("admin.kubeconfig");
         let agent_kubeconfig = config.kubeconfig_dir.join("agent.kubeconfig");
         write_file(
@@ -279,7 +283,7 @@ impl VirtualCluster {
         write_file(
             &agent_kubeconfig,
             &kubeconfig_yaml(
-                &server,
+                &agent_server,
                 &tls.ca_pem,
                 "aiopslab-agent",
                 "aiopslab-agent",

@@ -31,29 +31,84 @@ impl Usage {
     }
 }
 
+/// The usage of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeUsage {
+    /// Node name.
+    pub name: String,
+    /// CPU and memory.
+    pub usage: Usage,
+}
+
+/// The usage of one pod, per container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodUsage {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// Per running container: name and usage.
+    pub containers: Vec<(String, Usage)>,
+}
+
 /// Where resource usage comes from; implemented by the kubelet of the virtual cluster.
 pub trait MetricsSource: Send + Sync {
-    /// The usage of a node, or `None` when it has no metrics (not ready).
-    fn node_usage(&self, node: &str) -> Option<Usage>;
-    /// The usage of each container of a pod, or `None` when the pod has no metrics (not
-    /// running).
-    fn pod_usage(&self, namespace: &str, pod: &str) -> Option<Vec<(String, Usage)>>;
+    /// Every node that has metrics (a ready node).
+    fn nodes(&self) -> Vec<NodeUsage>;
+    /// Every pod that has metrics (a running pod), in one namespace or all.
+    fn pods(&self, namespace: Option<&str>) -> Vec<PodUsage>;
+}
+
+impl MetricsSource for crate::controllers::metrics::Metrics {
+    fn nodes(&self) -> Vec<NodeUsage> {
+        crate::controllers::metrics::Metrics::nodes(self)
+            .into_iter()
+            .map(|n| NodeUsage {
+                name: n.name,
+                usage: Usage {
+                    cpu_nanocores: n.cpu_nanocores,
+                    memory_bytes: n.memory_bytes,
+                },
+            })
+            .collect()
+    }
+
+    fn pods(&self, namespace: Option<&str>) -> Vec<PodUsage> {
+        crate::controllers::metrics::Metrics::pods(self, namespace)
+            .into_iter()
+            .map(|p| PodUsage {
+                namespace: p.namespace,
+                name: p.name,
+                containers: p
+                    .containers
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            c.name,
+                            Usage {
+                                cpu_nanocores: c.cpu_nanocores,
+                                memory_bytes: c.memory_bytes,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// The sampling window metrics-server reports.
-const WINDOW: &str = "20.043s";
+const WINDOW: &str = "15.012s";
 
 fn unavailable(rtype: &ResourceType, verb: &str) -> ApiError {
-    let mut e = ApiError::new(
+    ApiError::new(
         503,
         "ServiceUnavailable",
         format!(
             "the server is currently unable to handle the request ({verb} {}.{})",
             rtype.plural, rtype.group
         ),
-    );
-    e.retry_after = None;
-    e
+    )
 }
 
 /// `GET` on `nodes` or `pods` of `metrics.k8s.io`.
@@ -78,42 +133,52 @@ pub(crate) fn handle(
         ResourceKey::new("", "pods")
     };
     let filters = Filters::parse(ctx, rtype)?;
-    let (objects, rv) = ctx.store().list(&target, rp.namespace.as_deref());
     let policy = ctx.state.policy();
+    // (namespace, name, usage JSON) of every sample, joined with the object for its labels.
+    let samples: Vec<(String, String, Value)> = if nodes {
+        source
+            .nodes()
+            .into_iter()
+            .map(|n| (String::new(), n.name, json!({"usage": n.usage.to_json()})))
+            .collect()
+    } else {
+        source
+            .pods(rp.namespace.as_deref())
+            .into_iter()
+            .map(|p| {
+                let cs: Vec<Value> = p
+                    .containers
+                    .into_iter()
+                    .map(|(c, u)| json!({"name": c, "usage": u.to_json()}))
+                    .collect();
+                (p.namespace, p.name, json!({"containers": cs}))
+            })
+            .collect()
+    };
+    let (_, rv) = ctx.store().list(&target, None);
     let mut items = Vec::new();
-    for obj in objects {
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if rp.name.as_deref().is_some_and(|n| n != name)
-            || !filters.matches(&obj)
-            || !policy.visible(&ctx.user, "", &target.plural, &obj)
-        {
+    for (ns, name, data) in samples {
+        if rp.name.as_deref().is_some_and(|n| n != name) {
+            continue;
+        }
+        let Ok(obj) = ctx.store().get_arc(&target, &ns, &name) else {
+            continue;
+        };
+        if !filters.matches(&obj) || !policy.visible(&ctx.user, "", &target.plural, &obj) {
             continue;
         }
         let mut meta = json!({"name": name, "creationTimestamp": now});
+        if !ns.is_empty() {
+            meta["namespace"] = json!(ns);
+        }
         if let Some(labels) = obj.pointer("/metadata/labels") {
             meta["labels"] = labels.clone();
         }
-        if nodes {
-            if let Some(u) = source.node_usage(name) {
-                items.push(json!({"metadata": meta, "timestamp": now, "window": WINDOW, "usage": u.to_json()}));
-            }
-        } else if let Some(containers) = source.pod_usage(ns, name) {
-            meta["namespace"] = json!(ns);
-            let cs: Vec<Value> = containers
-                .into_iter()
-                .map(|(c, u)| json!({"name": c, "usage": u.to_json()}))
-                .collect();
-            items.push(
-                json!({"metadata": meta, "timestamp": now, "window": WINDOW, "containers": cs}),
-            );
+        let mut item = json!({"metadata": meta, "timestamp": now, "window": WINDOW});
+        if let (Some(m), Value::Object(d)) = (item.as_object_mut(), data) {
+            m.extend(d);
         }
+        items.push(item);
     }
     let kind = rtype.kind.clone();
     if let Some(name) = &rp.name {

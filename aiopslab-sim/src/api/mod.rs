@@ -11,7 +11,8 @@
 //! - `logs`, `exec`: `pods/log` and `pods/exec` (WebSocket) through the [`PodRuntime`];
 //! - `reviews`: `SelfSubjectAccessReview`, `SelfSubjectRulesReview`, `SelfSubjectReview`;
 //! - [`metrics`]: `metrics.k8s.io` for `kubectl top`;
-//! - [`tls`]: the certificates and the HTTPS accept loop.
+//! - [`tls`]: the certificates and the HTTPS accept loop;
+//! - [`protobuf`]: reading the protobuf bodies kubectl's typed clients send.
 //!
 //! Every failure is a [`status::ApiError`], rendered as the real `Status` object.
 
@@ -19,6 +20,7 @@ pub mod discovery;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
+pub mod protobuf;
 pub mod request;
 pub mod status;
 

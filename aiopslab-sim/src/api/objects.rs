@@ -53,10 +53,14 @@ pub(crate) fn decode_as(body: &[u8], media: &str, what: &str) -> ApiResult<Value
                 ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
             })?
         }
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode(body).map_err(|e| {
+            ApiError::bad_request(format!("unable to decode the protobuf body: {e}"))
+        })?,
         _ => {
             return Err(ApiError::unsupported_media_type(&[
                 "application/json",
                 "application/yaml",
+                "application/vnd.kubernetes.protobuf",
             ]));
         }
     };
@@ -313,7 +317,8 @@ mod tests {
             decode_as(b"x", "application/vnd.kubernetes.protobuf", "Pod")
                 .unwrap_err()
                 .code,
-            415
+            400
         );
+        assert_eq!(decode_as(b"x", "text/html", "Pod").unwrap_err().code, 415);
     }
 }

@@ -140,20 +140,32 @@ fn generate_builtins() -> Builtins {
 
 /// Rewrites `{"$ref": r, "description": d}` (a reference with siblings, which OpenAPI 3.0
 /// ignores) into `{"allOf": [{"$ref": r}], "description": d}`, as the real server publishes it.
+/// `v` is a schema; the maps of `properties` hold schemas but are not schemas themselves (a
+/// property may be called `$ref`, as in `JSONSchemaProps`).
 fn allof_refs(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.len() > 1
-                && let Some(r) = map.remove("$ref")
-            {
-                map.insert("allOf".into(), json!([{"$ref": r}]));
-            }
-            for child in map.values_mut() {
-                allof_refs(child);
-            }
+    let Value::Object(map) = v else {
+        if let Value::Array(items) = v {
+            items.iter_mut().for_each(allof_refs);
         }
-        Value::Array(items) => items.iter_mut().for_each(allof_refs),
-        _ => {}
+        return;
+    };
+    if map.len() > 1 && map.get("$ref").is_some_and(Value::is_string) {
+        if let Some(r) = map.remove("$ref") {
+            map.insert("allOf".into(), json!([{"$ref": r}]));
+        }
+    }
+    for (key, child) in map.iter_mut() {
+        match key.as_str() {
+            "properties" | "patternProperties" | "definitions" => {
+                if let Value::Object(props) = child {
+                    props.values_mut().for_each(allof_refs);
+                }
+            }
+            "items" | "additionalProperties" | "not" | "allOf" | "oneOf" | "anyOf" => {
+                allof_refs(child)
+            }
+            _ => {}
+        }
     }
 }
 

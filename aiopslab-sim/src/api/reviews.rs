@@ -51,8 +51,14 @@ fn access(ctx: &Ctx, review: &Value) -> Value {
             namespace: (!namespace.is_empty()).then_some(namespace),
             name: (!name.is_empty()).then_some(name),
         };
-        // A wildcard group covers the hidden ones, which the agent may not touch.
-        let wildcard_denied = !ctx.user.is_admin() && group == "*";
+        // A wildcard group covers the hidden ones, which the agent may not touch; so does a
+        // resource kubectl could not resolve and sends qualified (`podchaos.chaos-mesh.org`).
+        let resource = text(ra, "resource");
+        let qualified_hidden = group.is_empty()
+            && resource
+                .split_once('.')
+                .is_some_and(|(_, g)| policy.hides_group(&ctx.user, g));
+        let wildcard_denied = !ctx.user.is_admin() && (group == "*" || qualified_hidden);
         let allowed = !wildcard_denied && policy.authorize(&ctx.user, &attrs).is_ok();
         return decision(ctx, allowed);
     }

@@ -210,6 +210,11 @@ impl Store {
         self.lock().rng.random()
     }
 
+    /// A new random uid (RFC 4122 version 4 layout) from the store's seeded generator.
+    pub fn new_uid(&self) -> String {
+        random_uid(&mut self.lock().rng)
+    }
+
     /// Reads one object.
     pub fn get(
         &self,
@@ -306,7 +311,16 @@ impl Store {
                 name,
             });
         }
-        let uid = random_uid(&mut state.rng);
+        // Admission assigns the uid (so that defaulting can use it, as the Job selector does);
+        // otherwise the store draws one.
+        let uid = match meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => u.to_string(),
+            None => random_uid(&mut state.rng),
+        };
         state.resource_version += 1;
         let rv = state.resource_version;
         meta.insert("name".into(), json!(name));
@@ -440,10 +454,7 @@ impl Store {
             return Ok(next);
         }
         let deleting = next.pointer("/metadata/deletionTimestamp").is_some();
-        let finalizers_left = next
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
+        let finalizers_left = has_finalizers(resource, &next);
         state.resource_version += 1;
         let rv = state.resource_version;
         metadata_mut(&mut next)?.insert("resourceVersion".into(), json!(rv.to_string()));
@@ -517,10 +528,7 @@ impl Store {
         if precondition_rv.is_some_and(|rv| meta_str("resourceVersion") != Some(rv)) {
             return Err(conflict());
         }
-        let has_finalizers = current
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
+        let has_finalizers = has_finalizers(resource, &current);
         let graceful = grace_seconds.unwrap_or(0) > 0;
         state.resource_version += 1;
         let rv = state.resource_version;
@@ -528,7 +536,8 @@ impl Store {
         let meta = metadata_mut(&mut next)?;
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         if has_finalizers || graceful {
-            if meta.get("deletionTimestamp").is_none() {
+            let first = meta.get("deletionTimestamp").is_none();
+            if first {
                 meta.insert("deletionTimestamp".into(), json!(now));
                 meta.insert(
                     "deletionGracePeriodSeconds".into(),
@@ -542,6 +551,16 @@ impl Store {
                     .unwrap_or(0);
                 let new = grace_seconds.unwrap_or(0).min(old);
                 meta.insert("deletionGracePeriodSeconds".into(), json!(new));
+            }
+            if first
+                && is_namespace(resource)
+                && let Some(obj) = next.as_object_mut()
+            {
+                // The namespace registry marks a namespace it cannot remove yet Terminating.
+                let status = obj.entry("status").or_insert_with(|| json!({}));
+                if let Some(status) = status.as_object_mut() {
+                    status.insert("phase".into(), json!("Terminating"));
+                }
             }
             let stored = Arc::new(next);
             state
@@ -695,6 +714,21 @@ fn metadata_mut(obj: &mut Value) -> Result<&mut Map<String, Value>, StoreError> 
     }
     meta.as_object_mut()
         .ok_or_else(|| StoreError::Invalid("metadata must be an object".to_string()))
+}
+
+/// Whether an object still has finalizers: `metadata.finalizers`, and for namespaces also
+/// `spec.finalizers` (the `kubernetes` finalizer the namespace controller removes).
+fn has_finalizers(resource: &ResourceKey, obj: &Value) -> bool {
+    let non_empty = |ptr: &str| {
+        obj.pointer(ptr)
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+    };
+    non_empty("/metadata/finalizers") || (is_namespace(resource) && non_empty("/spec/finalizers"))
+}
+
+fn is_namespace(resource: &ResourceKey) -> bool {
+    resource.group.is_empty() && resource.plural == "namespaces"
 }
 
 /// Kinds whose `metadata.generation` the server maintains.

@@ -154,3 +154,214 @@ async fn scale_up_and_down() {
     );
     assert!(msgs.iter().any(|m| m.ends_with("from 3 to 1")), "{msgs:?}");
 }
+
+fn replica_sets(sim: &Sim) -> Vec<(String, i64, String)> {
+    let mut out: Vec<(String, i64, String)> = sim
+        .list("apps", "replicasets", "test")
+        .into_iter()
+        .map(|rs| {
+            (
+                rs["metadata"]["name"].as_str().unwrap().to_string(),
+                rs["spec"]["replicas"].as_i64().unwrap(),
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    out
+}
+
+#[tokio::test]
+async fn rolling_update_replaces_pods_within_surge_and_revisions_follow() {
+    let sim = Sim::new(4).await;
+    sim.apply(deployment("web", "nginx:1.25", 3)).await;
+    sim.advance(10).await;
+    let first = replica_sets(&sim)[0].0.clone();
+    sim.update("apps", "deployments", "test", "web", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27");
+    })
+    .await;
+    // maxSurge 25% of 3 rounds up to 1, maxUnavailable rounds down to 0: one extra pod.
+    let total = sim.pods("test", "app=web").len();
+    assert_eq!(total, 4, "one surge pod");
+    let d = sim.get("apps", "deployments", "test", "web").unwrap();
+    let progressing = d["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .unwrap()
+        .clone();
+    assert_eq!(progressing["status"], "True");
+    sim.advance(60).await;
+    let rss = replica_sets(&sim);
+    assert_eq!(rss.len(), 2);
+    assert_eq!(
+        (rss[0].0.as_str(), rss[0].1, rss[0].2.as_str()),
+        (first.as_str(), 0, "1")
+    );
+    assert_eq!((rss[1].1, rss[1].2.as_str()), (3, "2"));
+    let pods = sim.pods("test", "app=web");
+    assert_eq!(pods.len(), 3);
+    for p in &pods {
+        assert_eq!(p["spec"]["containers"][0]["image"], "nginx:1.27");
+        assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
+    }
+    let d = sim.get("apps", "deployments", "test", "web").unwrap();
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
+    assert_eq!(d["status"]["updatedReplicas"], 3);
+    assert_eq!(d["status"]["replicas"], 3);
+    assert_eq!(
+        d["status"]["observedGeneration"],
+        d["metadata"]["generation"]
+    );
+    assert!(d["status"]["unavailableReplicas"].is_null());
+    let msgs: Vec<String> = sim.events("test", "web").into_iter().map(|e| e.1).collect();
+    let new = &rss[1].0;
+    assert!(
+        msgs.contains(&format!("Scaled up replica set {new} from 0 to 1")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&format!("Scaled down replica set {first} from 3 to 2")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&format!("Scaled down replica set {first} from 1 to 0")),
+        "{msgs:?}"
+    );
+}
+
+#[tokio::test]
+async fn rollout_restart_and_undo() {
+    let sim = Sim::new(5).await;
+    sim.apply(deployment("web", "nginx:1.25", 2)).await;
+    sim.advance(10).await;
+    let before: Vec<String> = sim
+        .pods("test", "app=web")
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    // kubectl rollout restart.
+    sim.update("apps", "deployments", "test", "web", |d| {
+        d["spec"]["template"]["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:01:00Z"});
+    })
+    .await;
+    sim.advance(60).await;
+    let after: Vec<String> = sim
+        .pods("test", "app=web")
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "{before:?} {after:?}"
+    );
+    // kubectl rollout undo: the template of revision 1, without its hash label.
+    let rss = replica_sets(&sim);
+    assert_eq!(
+        rss.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        vec!["1", "2"]
+    );
+    let rev1 = sim.get("apps", "replicasets", "test", &rss[0].0).unwrap();
+    let mut template = rev1["spec"]["template"].clone();
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pod-template-hash");
+    sim.update("apps", "deployments", "test", "web", |d| {
+        d["spec"]["template"] = template
+    })
+    .await;
+    sim.advance(60).await;
+    let rs1 = sim.get("apps", "replicasets", "test", &rss[0].0).unwrap();
+    assert_eq!(rs1["spec"]["replicas"], 2);
+    assert_eq!(
+        rs1["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
+    assert_eq!(
+        rs1["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
+    let d = sim.get("apps", "deployments", "test", "web").unwrap();
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
+    assert_eq!(
+        sim.list("apps", "replicasets", "test").len(),
+        2,
+        "no third ReplicaSet"
+    );
+}
+
+#[tokio::test]
+async fn recreate_strategy_stops_old_pods_first() {
+    let sim = Sim::new(6).await;
+    let mut d = deployment("db", "nginx:1.25", 2);
+    d["spec"]["strategy"] = json!({"type": "Recreate"});
+    sim.apply(d).await;
+    sim.advance(10).await;
+    sim.update("apps", "deployments", "test", "db", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27");
+    })
+    .await;
+    // Old pods are terminating and no new one exists yet.
+    let pods = sim.pods("test", "app=db");
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.25")
+    );
+    assert!(
+        pods.iter()
+            .all(|p| p["metadata"]["deletionTimestamp"].is_string())
+    );
+    sim.advance(30).await;
+    let pods = sim.pods("test", "app=db");
+    assert_eq!(pods.len(), 2);
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27")
+    );
+}
+
+#[tokio::test]
+async fn paused_deployments_do_not_roll_out() {
+    let sim = Sim::new(7).await;
+    sim.apply(deployment("web", "nginx:1.25", 1)).await;
+    sim.advance(10).await;
+    sim.update("apps", "deployments", "test", "web", |d| {
+        d["spec"]["paused"] = json!(true);
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.27");
+    })
+    .await;
+    sim.advance(30).await;
+    assert_eq!(sim.list("apps", "replicasets", "test").len(), 1);
+    let d = sim.get("apps", "deployments", "test", "web").unwrap();
+    let p = d["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Progressing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (p["status"].as_str(), p["reason"].as_str()),
+        (Some("Unknown"), Some("DeploymentPaused"))
+    );
+    sim.update("apps", "deployments", "test", "web", |d| {
+        d["spec"]["paused"] = json!(false)
+    })
+    .await;
+    sim.advance(30).await;
+    assert_eq!(sim.list("apps", "replicasets", "test").len(), 2);
+}

@@ -1,0 +1,356 @@
+//! kube-rs against the virtual cluster: typed CRUD, dynamic objects of a CRD, discovery,
+//! watchers, conditions, errors, and byte-identical answers for the same seed and clock.
+
+mod common;
+
+use common::TestCluster;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::{WatchStreamExt, conditions, wait::await_condition, watcher};
+use kube::{Client, Config, config::KubeConfigOptions, config::Kubeconfig};
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+async fn client_for(path: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).expect("kubeconfig parses");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    Client::try_from(config).expect("client")
+}
+
+fn cm(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app": "geo"}},
+        "data": {"a": "1"}
+    }))
+    .expect("configmap")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_configmap_crud() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    let created = cms
+        .create(&PostParams::default(), &cm("geo"))
+        .await
+        .expect("create");
+    let rv = created.metadata.resource_version.clone().expect("rv");
+    assert!(created.metadata.uid.is_some());
+    let fetched = cms.get("geo").await.expect("get");
+    assert_eq!(
+        fetched
+            .data
+            .as_ref()
+            .and_then(|d| d.get("a"))
+            .map(String::as_str),
+        Some("1")
+    );
+
+    let listed = cms
+        .list(&ListParams::default().labels("app=geo"))
+        .await
+        .expect("list");
+    assert_eq!(listed.items.len(), 1);
+    assert!(
+        cms.list(&ListParams::default().labels("app=other"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+
+    let patched = cms
+        .patch(
+            "geo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"b": "2"}})),
+        )
+        .await
+        .expect("merge patch");
+    assert_eq!(patched.data.as_ref().map(|d| d.len()), Some(2));
+
+    // A replace with the stale resourceVersion conflicts.
+    let mut stale = fetched.clone();
+    stale.metadata.resource_version = Some(rv);
+    let err = cms
+        .replace("geo", &PostParams::default(), &stale)
+        .await
+        .expect_err("conflict");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.is_conflict()),
+        "{err}"
+    );
+
+    let applied = cms
+        .patch(
+            "applied",
+            &PatchParams::apply("aiopslab").force(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "applied"}, "data": {"x": "y"}})),
+        )
+        .await
+        .expect("apply creates");
+    assert_eq!(
+        applied.metadata.managed_fields.expect("managed")[0]
+            .manager
+            .as_deref(),
+        Some("aiopslab")
+    );
+
+    let missing = cms.get("nope").await.expect_err("missing");
+    assert!(
+        matches!(&missing, kube::Error::Api(s) if s.is_not_found()),
+        "{missing}"
+    );
+    let invalid = cms
+        .create(&PostParams::default(), &cm("Bad_Name"))
+        .await
+        .expect_err("invalid");
+    assert!(
+        matches!(&invalid, kube::Error::Api(s) if s.is_invalid()),
+        "{invalid}"
+    );
+
+    let deleted = cms
+        .delete("geo", &DeleteParams::default())
+        .await
+        .expect("delete");
+    assert!(deleted.is_right(), "a ConfigMap delete answers a Status");
+    assert!(cms.get_opt("geo").await.expect("get_opt").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_podchaos_after_its_crd() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(
+        serde_json::to_value(serde_saphyr_yaml(include_str!("data/podchaos-crd.yaml")))
+            .expect("json"),
+    )
+    .expect("crd");
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("create crd");
+    let established = tokio::time::timeout(
+        Duration::from_secs(10),
+        await_condition(
+            crds.clone(),
+            "podchaos.chaos-mesh.org",
+            conditions::is_crd_established(),
+        ),
+    )
+    .await
+    .expect("in time")
+    .expect("condition");
+    assert!(established.is_some());
+
+    let gvk = GroupVersionKind::gvk("chaos-mesh.org", "v1alpha1", "PodChaos");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "podchaos");
+    let chaos: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    let mut obj = DynamicObject::new("kill", &ar);
+    obj.data = json!({"spec": {"action": "pod-kill", "mode": "one"}});
+    chaos
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create chaos");
+    let list = chaos.list(&ListParams::default()).await.expect("list");
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].data["spec"]["action"], "pod-kill");
+
+    // Aggregated discovery resolves the kind with its real plural.
+    let discovery = kube::Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .expect("discovery");
+    let (found, caps) = discovery.resolve_gvk(&gvk).expect("PodChaos discovered");
+    assert_eq!(found.plural, "podchaos");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+
+    // The agent neither discovers nor reads it.
+    let agent = client_for(t.cluster.agent_kubeconfig_path()).await;
+    let agent_discovery = kube::Discovery::new(agent.clone())
+        .run_aggregated()
+        .await
+        .expect("discovery");
+    assert!(agent_discovery.resolve_gvk(&gvk).is_none());
+    let agent_chaos: Api<DynamicObject> = Api::namespaced_with(agent, "default", &ar);
+    let refused = agent_chaos
+        .list(&ListParams::default())
+        .await
+        .expect_err("forbidden");
+    assert!(
+        matches!(&refused, kube::Error::Api(s) if s.is_forbidden()),
+        "{refused}"
+    );
+
+    let uid = list.items[0].metadata.uid.clone().expect("uid");
+    chaos
+        .delete("kill", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let gone = tokio::time::timeout(
+        Duration::from_secs(10),
+        await_condition(chaos.clone(), "kill", conditions::is_deleted(&uid)),
+    )
+    .await
+    .expect("in time");
+    assert!(gone.is_ok());
+}
+
+/// YAML to JSON through serde-saphyr (what kube-rs uses for kubeconfigs).
+fn serde_saphyr_yaml(text: &str) -> serde_json::Value {
+    serde_saphyr::from_str(text).expect("yaml")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watcher_sees_creates_updates_and_deletes() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let stream = watcher(cms.clone(), watcher::Config::default().labels("app=geo"))
+        .touched_objects()
+        .map_ok(|cm| cm.metadata.name.unwrap_or_default());
+    let collected = tokio::spawn(async move {
+        stream
+            .take(3)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("watch events")
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cms.create(&PostParams::default(), &cm("w1"))
+        .await
+        .expect("create");
+    cms.create(&PostParams::default(), &cm("w2"))
+        .await
+        .expect("create");
+    // Not matching the selector: never seen.
+    let mut other = cm("other");
+    other.metadata.labels = None;
+    cms.create(&PostParams::default(), &other)
+        .await
+        .expect("create");
+    cms.delete("w1", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let names = tokio::time::timeout(Duration::from_secs(10), collected)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!(names, vec!["w1", "w2", "w1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_namespaces_are_forbidden_for_the_agent() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let admin = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "aiopslab-system"}})).expect("ns");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create ns");
+    let agent = client_for(t.cluster.agent_kubeconfig_path()).await;
+    let hidden: Api<ConfigMap> = Api::namespaced(agent.clone(), "aiopslab-system");
+    let err = hidden
+        .list(&ListParams::default())
+        .await
+        .expect_err("forbidden");
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 403);
+            assert_eq!(
+                s.message,
+                "configmaps is forbidden: User \"system:serviceaccount:aiopslab:agent\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"aiopslab-system\""
+            );
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let visible: Vec<String> = Api::<Namespace>::all(agent)
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    assert!(visible.contains(&"default".to_string()));
+    assert!(!visible.contains(&"aiopslab-system".to_string()));
+}
+
+/// The same seed, clock and requests give byte-identical answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_same_clock_same_bytes() {
+    async fn run() -> Vec<String> {
+        let clock =
+            aiopslab_sim::clock::ManualClock::at("2026-01-01T00:00:00Z".parse().expect("time"));
+        let t = TestCluster::start_with(|c| {
+            c.with_seed(42)
+                .with_manual_clock(clock.clone())
+                .with_controllers(false)
+        })
+        .await;
+        let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+        let mut out = Vec::new();
+        let requests: Vec<http::Request<Vec<u8>>> = vec![
+            post(
+                "/api/v1/namespaces",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "geo"}}),
+            ),
+            post(
+                "/api/v1/namespaces/geo/configmaps",
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "cfg-"}, "data": {"a": "1"}}),
+            ),
+            post(
+                "/apis/apps/v1/namespaces/geo/deployments",
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+            ),
+            get("/api/v1/namespaces/geo/configmaps", None),
+            get(
+                "/apis/apps/v1/namespaces/geo/deployments",
+                Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
+            ),
+            get("/apis/apps/v1/namespaces/geo/deployments/web", None),
+        ];
+        for req in requests {
+            out.push(client.request_text(req).await.expect("request"));
+            clock.advance(jiff::SignedDuration::from_secs(7));
+        }
+        out
+    }
+    let a = run().await;
+    let b = run().await;
+    assert_eq!(a.len(), 6);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+    }
+    assert!(a[1].contains("\"name\":\"cfg-"), "{}", a[1]);
+    assert!(a[4].contains("\"kind\":\"Table\""), "{}", a[4]);
+}
+
+fn post(path: &str, body: serde_json::Value) -> http::Request<Vec<u8>> {
+    http::Request::post(path)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
+        .expect("request")
+}
+
+fn get(path: &str, accept: Option<&str>) -> http::Request<Vec<u8>> {
+    let mut r = http::Request::get(path);
+    if let Some(a) = accept {
+        r = r.header("Accept", a);
+    }
+    r.body(Vec::new()).expect("request")
+}

@@ -149,10 +149,11 @@ fn allof_refs(v: &mut Value) {
         }
         return;
     };
-    if map.len() > 1 && map.get("$ref").is_some_and(Value::is_string) {
-        if let Some(r) = map.remove("$ref") {
-            map.insert("allOf".into(), json!([{"$ref": r}]));
-        }
+    if map.len() > 1
+        && map.get("$ref").is_some_and(Value::is_string)
+        && let Some(r) = map.remove("$ref")
+    {
+        map.insert("allOf".into(), json!([{"$ref": r}]));
     }
     for (key, child) in map.iter_mut() {
         match key.as_str() {

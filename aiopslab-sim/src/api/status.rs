@@ -28,6 +28,13 @@ pub struct ApiError {
     pub reason: String,
     /// The human-readable message kubectl prints.
     pub message: String,
+    /// `details` (boxed: errors travel in every `Result` of the handlers).
+    pub details: Box<Details>,
+}
+
+/// The `details` of a `Status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
     /// `details.name`.
     pub name: Option<String>,
     /// `details.group`.
@@ -50,19 +57,15 @@ impl ApiError {
             code,
             reason: reason.to_string(),
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after: None,
+            details: Box::default(),
         }
     }
 
     /// Sets `details.name`, `details.group` and `details.kind`.
     pub fn with_details(mut self, name: &str, group: &str, kind: &str) -> Self {
-        self.name = Some(name.to_string());
-        self.group = (!group.is_empty()).then(|| group.to_string());
-        self.kind = Some(kind.to_string());
+        self.details.name = Some(name.to_string());
+        self.details.group = (!group.is_empty()).then(|| group.to_string());
+        self.details.kind = Some(kind.to_string());
         self
     }
 
@@ -73,13 +76,11 @@ impl ApiError {
 
     /// 404 for a path the server does not serve.
     pub fn no_route() -> Self {
-        let mut e = Self::new(
+        Self::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
-        );
-        e.name = None;
-        e
+        )
     }
 
     /// 404 NotFound for a named object of `resource`.
@@ -155,7 +156,7 @@ impl ApiError {
             format!("{qualified} \"{name}\" is invalid: {summary}"),
         )
         .with_details(name, group, kind);
-        e.causes = causes;
+        e.details.causes = causes;
         e
     }
 
@@ -166,7 +167,7 @@ impl ApiError {
             "InternalError",
             format!("Internal error occurred: {message}"),
         );
-        e.causes = vec![Cause {
+        e.details.causes = vec![Cause {
             reason: String::new(),
             message: message.to_string(),
             field: String::new(),
@@ -181,18 +182,19 @@ impl ApiError {
 
     /// The `Status` object.
     pub fn to_status(&self) -> Value {
+        let d = &self.details;
         let mut details = Map::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = &d.name {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &d.group {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &d.kind {
             details.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
-            let causes: Vec<Value> = self
+        if !d.causes.is_empty() {
+            let causes: Vec<Value> = d
                 .causes
                 .iter()
                 .map(|c| {
@@ -209,7 +211,7 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(r) = self.retry_after {
+        if let Some(r) = d.retry_after {
             details.insert("retryAfterSeconds".into(), json!(r));
         }
         let mut status = Map::new();
@@ -219,7 +221,7 @@ impl ApiError {
         status.insert("status".into(), json!("Failure"));
         status.insert("message".into(), json!(self.message));
         status.insert("reason".into(), json!(self.reason));
-        let no_details = self.name.is_none() && self.kind.is_none() && self.causes.is_empty();
+        let no_details = d.name.is_none() && d.kind.is_none() && d.causes.is_empty();
         if !no_details || self.reason == "NotFound" {
             status.insert("details".into(), Value::Object(details));
         }
@@ -237,10 +239,10 @@ impl ApiError {
             text(status.get("message")).unwrap_or_default(),
         );
         if let Some(d) = details {
-            e.name = text(d.get("name"));
-            e.group = text(d.get("group")).filter(|g| !g.is_empty());
-            e.kind = text(d.get("kind"));
-            e.causes = d
+            e.details.name = text(d.get("name"));
+            e.details.group = text(d.get("group")).filter(|g| !g.is_empty());
+            e.details.kind = text(d.get("kind"));
+            e.details.causes = d
                 .get("causes")
                 .and_then(Value::as_array)
                 .map(|cs| {
@@ -253,7 +255,7 @@ impl ApiError {
                         .collect()
                 })
                 .unwrap_or_default();
-            e.retry_after = d.get("retryAfterSeconds").and_then(Value::as_i64);
+            e.details.retry_after = d.get("retryAfterSeconds").and_then(Value::as_i64);
         }
         e
     }
@@ -310,7 +312,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(r) = self.retry_after
+        if let Some(r) = self.details.retry_after
             && let Ok(v) = HeaderValue::from_str(&r.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);

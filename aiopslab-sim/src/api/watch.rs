@@ -205,10 +205,10 @@ pub(crate) fn watch(ctx: &Ctx, rtype: &ResourceType, rp: &ResourcePath) -> ApiRe
         .map(|t| t as u64)
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
     let rv_param = ctx.query.non_empty("resourceVersion").map(str::to_string);
-    let send_initial = match ctx.query.get("sendInitialEvents") {
-        Some(_) => Some(ctx.query.flag("sendInitialEvents")),
-        None => None,
-    };
+    let send_initial = ctx
+        .query
+        .get("sendInitialEvents")
+        .map(|_| ctx.query.flag("sendInitialEvents"));
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
     if send_initial.is_some()
         && (ctx.query.get("resourceVersionMatch") != Some("NotOlderThan") || !bookmarks)

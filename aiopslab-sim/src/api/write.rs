@@ -475,10 +475,7 @@ pub(crate) fn patch(
         None => gvk,
     };
     let content_type = ctx.header(header::CONTENT_TYPE).unwrap_or("");
-    let force = match ctx.query.get("force") {
-        None => None,
-        Some(_) => Some(ctx.query.flag("force")),
-    };
+    let force = ctx.query.get("force").map(|_| ctx.query.flag("force"));
     let kind = PatchKind::from_request(content_type, ctx.field_manager(), force, &gvk)?;
     let dry_run = ctx.dry_run()?;
     let manager = match &kind {

@@ -356,10 +356,8 @@ fn decode_message(message: &str, buf: &[u8], depth: usize) -> Result<Value, Stri
             for (k, v) in inner {
                 out.insert(k.clone(), v.clone());
             }
-        } else if !is_empty_scalar(&value) || keeps_zero(&field.name) {
-            if !value.is_null() {
-                out.insert(field.name.clone(), value);
-            }
+        } else if (!is_empty_scalar(&value) || keeps_zero(&field.name)) && !value.is_null() {
+            out.insert(field.name.clone(), value);
         }
     }
     Ok(Value::Object(out))

@@ -327,6 +327,18 @@ async fn recreate_strategy_stops_old_pods_first() {
     );
     sim.advance(30).await;
     let pods = sim.pods("test", "app=db");
+    if pods.len() != 2 {
+        for rs in sim.list("apps", "replicasets", "test") {
+            eprintln!(
+                "{} {} {}",
+                rs["metadata"]["name"], rs["spec"]["replicas"], rs["status"]
+            );
+        }
+        for p in &pods {
+            eprintln!("{} {}", p["metadata"]["name"], p["status"]);
+        }
+        eprintln!("{:#?}", sim.events("test", "db"));
+    }
     assert_eq!(pods.len(), 2);
     assert!(
         pods.iter()

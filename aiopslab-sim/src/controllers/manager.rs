@@ -482,6 +482,14 @@ impl Ctx {
                 self.retry_unschedulable();
             }
         }
+        if deleted
+            && let Some(Work::ReplicaSet(rs_ns, rs_name)) = owner_work(pod)
+            && let Ok(rs) = self.store.get_arc(&keys::replicasets(), &rs_ns, &rs_name)
+            && let Some(w) = owner_work(&rs)
+        {
+            // A Recreate rollout waits for the old pods to be gone.
+            self.queue.push(w);
+        }
         match owner_work(pod) {
             Some(w) => self.queue.push(w),
             None if !deleted => {

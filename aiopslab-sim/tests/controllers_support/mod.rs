@@ -104,6 +104,11 @@ impl Sim {
         self.handle.advance(SignedDuration::from_secs(secs)).await;
     }
 
+    /// Moves the manual clock forward by milliseconds.
+    pub async fn advance_ms(&self, ms: i64) {
+        self.handle.advance(SignedDuration::from_millis(ms)).await;
+    }
+
     pub fn get(&self, group: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
         self.store.get(&key(group, plural), ns, name).ok()
     }

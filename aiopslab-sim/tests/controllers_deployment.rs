@@ -277,6 +277,8 @@ async fn rollout_restart_and_undo() {
         .as_object_mut()
         .unwrap()
         .remove("pod-template-hash");
+    // kubectl's typed client sends `creationTimestamp: null`; it still matches revision 1.
+    template["metadata"]["creationTimestamp"] = serde_json::Value::Null;
     sim.update("apps", "deployments", "test", "web", |d| {
         d["spec"]["template"] = template
     })

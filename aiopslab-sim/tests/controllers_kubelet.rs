@@ -374,14 +374,15 @@ async fn exec_runs_shell_commands_with_volumes_and_env() {
         "saved\n"
     );
     // A program the image does not have, without a shell: the runtime's error.
-    let err = rt
+    let out = rt
         .exec("test", "tools", None, &["foo".to_string()], None)
         .await
-        .unwrap_err();
-    match err {
-        RuntimeError::Internal(m) => assert!(m.ends_with("OCI runtime exec failed: exec failed: unable to start container process: exec: \"foo\": executable file not found in $PATH: unknown"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+        .unwrap();
+    assert_eq!(out.exit_code, 126);
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"foo\": executable file not found in $PATH: unknown\r\n"
+    );
     // Pods that are not running cannot exec.
     let err = rt
         .exec("test", "nope", None, &["ls".to_string()], None)

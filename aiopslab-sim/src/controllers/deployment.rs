@@ -52,7 +52,7 @@ fn status_int(rs: &Value, field: &str) -> i64 {
 
 /// The template without the `pod-template-hash` label.
 fn strip_hash(template: &Value) -> Value {
-    let mut t = template.clone();
+    let mut t = util::without_nulls(template);
     if let Some(labels) = t
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)

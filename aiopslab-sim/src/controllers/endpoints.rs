@@ -43,12 +43,14 @@ fn resolve_ports(svc: &Value, pod: &Value) -> Vec<Port> {
     out
 }
 
-fn ports_json(ports: &[Port]) -> Vec<Value> {
+/// Ports as Endpoints write them (an empty name is left out) or as EndpointSlices write them
+/// (the name is always there, `""` for an unnamed port: kubectl dereferences it).
+fn ports_json(ports: &[Port], slice: bool) -> Vec<Value> {
     ports
         .iter()
         .map(|(n, p, proto)| {
             let mut v = json!({"port": p, "protocol": proto});
-            if !n.is_empty() {
+            if slice || !n.is_empty() {
                 v["name"] = json!(n);
             }
             v
@@ -140,7 +142,7 @@ pub(crate) fn reconcile(ctx: &mut Ctx, ns: &str, svc_name: &str) {
     for (ports, (mut ready, mut not_ready)) in subsets {
         ready.sort_by(|a, b| sd(a, "/ip").cmp(sd(b, "/ip")));
         not_ready.sort_by(|a, b| sd(a, "/ip").cmp(sd(b, "/ip")));
-        let mut sub = json!({"ports": ports_json(&ports)});
+        let mut sub = json!({"ports": ports_json(&ports, false)});
         if !ready.is_empty() {
             sub["addresses"] = json!(ready);
         }
@@ -230,7 +232,7 @@ fn write_slices(
         let ports_value = if ports.is_empty() {
             Value::Null
         } else {
-            json!(ports_json(&ports))
+            json!(ports_json(&ports, true))
         };
         match names.next() {
             Some(existing_name) => {

@@ -301,6 +301,21 @@ pub(crate) fn canonical_json(v: &Value) -> String {
     out
 }
 
+/// A copy without `null` members (the API server drops them when it decodes into its types,
+/// so `creationTimestamp: null` from a typed client equals no `creationTimestamp`).
+pub(crate) fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Kubernetes' `rand.SafeEncodeString`: maps each byte onto the no-vowel alphabet.
 pub(crate) fn safe_encode(text: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -311,7 +326,7 @@ pub(crate) fn safe_encode(text: &str) -> String {
 
 /// The hash controllers use to name ReplicaSets and revisions (`pod-template-hash`).
 pub(crate) fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
-    let mut text = canonical_json(template);
+    let mut text = canonical_json(&without_nulls(template));
     if let Some(c) = collision_count.filter(|c| *c > 0) {
         text.push_str(&c.to_string());
     }

@@ -1670,9 +1670,7 @@ fn pod_status(rec: &PodRecord, pod: &Value, now: Timestamp) -> Value {
     if !init_statuses.is_empty() {
         st["initContainerStatuses"] = json!(init_statuses);
     }
-    if let Some(ip) = &rec.ip
-        && !finished
-    {
+    if let Some(ip) = &rec.ip {
         st["podIP"] = json!(ip);
         st["podIPs"] = json!([{"ip": ip}]);
     }

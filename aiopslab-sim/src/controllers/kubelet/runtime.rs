@@ -31,22 +31,21 @@ pub(crate) struct ExecSetup<'a> {
     pub pid1: String,
 }
 
-/// The runtime's error for a program the image does not have.
-fn oci_error(container_id: &str, program: &str) -> String {
+/// The runtime's error for a program the image does not have, as `kubectl exec` prints it.
+fn oci_error(program: &str) -> String {
     format!(
-        "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec {container_id:?}: OCI runtime exec failed: exec failed: unable to start container process: exec: {program:?}: executable file not found in $PATH: unknown"
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: {program:?}: executable file not found in $PATH: unknown\r\n"
     )
 }
 
 /// Runs `argv` in a container: the image's own commands first, then its shell and utilities.
-/// Returns the output and the container's files afterwards, or `Err` with the runtime's
-/// message when the program does not exist in the image.
+/// Returns the output and the container's files afterwards. A program the image does not
+/// have fails as the runtime reports it (the OCI error, exit code 126).
 pub(crate) fn exec_in(
     setup: ExecSetup<'_>,
     argv: &[String],
     stdin: Option<&[u8]>,
-    exec_id: &str,
-) -> Result<(ExecOutput, BTreeMap<String, String>), String> {
+) -> (ExecOutput, BTreeMap<String, String>) {
     let env_map: BTreeMap<String, String> = setup.env.iter().cloned().collect();
     let direct = {
         let ectx = ExecContext {
@@ -63,11 +62,18 @@ pub(crate) fn exec_in(
         setup.behavior.exec(&ectx, argv)
     };
     if let Some(out) = direct {
-        return Ok((out, setup.files));
+        return (out, setup.files);
     }
     let program = argv.first().cloned().unwrap_or_default();
     if !setup.info.has_executable(&program) {
-        return Err(oci_error(exec_id, &program));
+        return (
+            ExecOutput {
+                stdout: Vec::new(),
+                stderr: oci_error(&program).into_bytes(),
+                exit_code: 126,
+            },
+            setup.files,
+        );
     }
     let behavior = setup.behavior.clone();
     let store = setup.store;
@@ -112,7 +118,7 @@ pub(crate) fn exec_in(
         .map(|b| String::from_utf8_lossy(b).to_string())
         .unwrap_or_default();
     let out = machine.run_exec(argv, &input);
-    Ok((out, machine.files))
+    (out, machine.files)
 }
 
 /// Runs a probe's command (exec probes), with no store access to app state beyond files.
@@ -137,14 +143,7 @@ pub(crate) fn probe_command(
         now: inst.started,
         pid1: inst.argv.join(" "),
     };
-    match exec_in(setup, argv, None, &inst.id) {
-        Ok((out, _)) => out,
-        Err(msg) => ExecOutput {
-            stdout: vec![],
-            stderr: msg.into_bytes(),
-            exit_code: 126,
-        },
-    }
+    exec_in(setup, argv, None).0
 }
 
 /// The files of a running instance: what it started with, refreshed volumes, and `exec` writes.
@@ -471,7 +470,6 @@ impl PodRuntime for Shared {
         }
         let env_list = env::container_env(&self.store, &pod_view, &c.spec, &[]).unwrap_or_default();
         let files = current_files(&self.store, &pod_view, c, inst, &info);
-        let exec_id = crate::controllers::util::hex_digest(&format!("{}{}", inst.id, now));
         let image = c.image.clone();
         let pid1 = inst.argv.join(" ");
         let before = files.clone();
@@ -489,8 +487,7 @@ impl PodRuntime for Shared {
             now,
             pid1,
         };
-        let (out, after) =
-            exec_in(setup, command, stdin, &exec_id).map_err(RuntimeError::Internal)?;
+        let (out, after) = exec_in(setup, command, stdin);
         // Keep what the command wrote for later commands in this run.
         if let Some(inst) = rec.ctrs[ctr_index].current.as_mut() {
             for (path, content) in &after {

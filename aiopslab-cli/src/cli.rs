@@ -1,6 +1,6 @@
 //! The command line: the top-level parser and the list of subcommands.
 
-use crate::commands::{parse::ParseArgs, problems::ProblemsArgs};
+use crate::commands::{cluster::ClusterArgs, parse::ParseArgs, problems::ProblemsArgs};
 use clap::{Parser, Subcommand};
 
 /// AIOpsLab rebuilt in Rust: benchmark AIOps agents on microservice faults, on an embedded
@@ -36,6 +36,12 @@ pub enum Command {
     /// stdout. If the response does not parse, prints AIOpsLab's error text on stderr and exits
     /// with status 1.
     Parse(ParseArgs),
+    /// Run the virtual cluster: an in-process Kubernetes API server with controllers that the
+    /// real kubectl talks to.
+    ///
+    /// `aiopslab cluster up` starts it in the foreground, writes the admin and agent
+    /// kubeconfigs and prints the `export KUBECONFIG=...` line.
+    Cluster(ClusterArgs),
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; [`run`] dispatches to them.
 
+pub mod cluster;
 pub mod parse;
 pub mod problems;
 
@@ -12,5 +13,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Problems(args) => problems::run(&args),
         Command::Parse(args) => parse::run(&args),
+        Command::Cluster(args) => cluster::run(&args),
     }
 }

@@ -379,3 +379,41 @@ async fn paused_deployments_do_not_roll_out() {
     sim.advance(30).await;
     assert_eq!(sim.list("apps", "replicasets", "test").len(), 2);
 }
+
+#[tokio::test]
+async fn stuck_rollouts_exceed_their_progress_deadline() {
+    let sim = Sim::new(8).await;
+    let mut d = deployment("broken", "nosuch/image:1", 1);
+    d["spec"]["progressDeadlineSeconds"] = json!(60);
+    sim.apply(d).await;
+    sim.advance(30).await;
+    let cond = |sim: &Sim| {
+        let d = sim.get("apps", "deployments", "test", "broken").unwrap();
+        d["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Progressing")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(cond(&sim)["status"], "True");
+    sim.advance(60).await;
+    let c = cond(&sim);
+    let rs = sim.list("apps", "replicasets", "test")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("ProgressDeadlineExceeded"))
+    );
+    assert_eq!(
+        c["message"],
+        format!("ReplicaSet \"{rs}\" has timed out progressing.")
+    );
+    let d = sim.get("apps", "deployments", "test", "broken").unwrap();
+    assert_eq!(d["status"]["unavailableReplicas"], 1);
+    let available = d["status"]["conditions"][0].clone();
+    assert_eq!(available["reason"], "MinimumReplicasUnavailable");
+}

@@ -477,3 +477,44 @@ async fn failing_readiness_probe_keeps_the_pod_unready() {
     );
     assert_eq!(status(&sim, "ok")["containerStatuses"][0]["ready"], true);
 }
+
+#[tokio::test]
+async fn changing_a_pods_image_restarts_its_container() {
+    let sim = Sim::new(19).await;
+    sim.apply(pod("web", json!({"name": "web", "image": "nginx:1.25"})))
+        .await;
+    sim.apply(pod(
+        "fixme",
+        json!({"name": "app", "image": "nginx:no-such-tag-but-any-tag-works"}),
+    ))
+    .await;
+    sim.apply(pod("typo", json!({"name": "app", "image": "ngnix:1.25"})))
+        .await;
+    sim.advance(10).await;
+    assert_eq!(
+        pod_state(&sim.get("", "pods", "test", "typo").unwrap()),
+        "ImagePullBackOff"
+    );
+    for name in ["web", "typo"] {
+        sim.update("", "pods", "test", name, |p| {
+            p["spec"]["containers"][0]["image"] = json!("nginx:1.27");
+        })
+        .await;
+    }
+    sim.advance(10).await;
+    let web = status(&sim, "web");
+    assert_eq!(web["containerStatuses"][0]["restartCount"], 1);
+    assert_eq!(
+        web["containerStatuses"][0]["image"],
+        "docker.io/library/nginx:1.27"
+    );
+    assert!(
+        sim.events("test", "web")
+            .iter()
+            .any(|e| e.0 == "Killing"
+                && e.1 == "Container web definition changed, will be restarted")
+    );
+    let typo = status(&sim, "typo");
+    assert_eq!(typo["containerStatuses"][0]["restartCount"], 0);
+    assert_eq!(typo["containerStatuses"][0]["ready"], true);
+}

@@ -16,7 +16,11 @@ use std::collections::HashMap;
 pub(crate) struct Recorder {
     last_nanos: i128,
     seen: HashMap<String, (String, String)>,
+    last_expiry: Option<Timestamp>,
 }
+
+/// How long events are kept (the API server's `--event-ttl`).
+const EVENT_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 impl Recorder {
     /// Records one event about `obj` (its `apiVersion` and `kind` must be set).
@@ -33,6 +37,7 @@ impl Recorder {
         host: Option<&str>,
         field_path: Option<&str>,
     ) {
+        self.expire(store, now);
         let ty = if warning { "Warning" } else { "Normal" };
         let obj_ns = namespace(obj);
         let ns = if obj_ns.is_empty() { "default" } else { obj_ns };
@@ -101,6 +106,29 @@ impl Recorder {
                 self.seen.insert(agg_key, (ns.to_string(), event_name));
             }
             Err(e) => tracing::debug!("could not record event {reason}: {e}"),
+        }
+    }
+
+    /// Removes events not seen for an hour, at most every ten minutes.
+    fn expire(&mut self, store: &Store, now: Timestamp) {
+        let due = self.last_expiry.is_none_or(|t| {
+            t.checked_add(jiff::SignedDuration::from_mins(10))
+                .is_ok_and(|next| next <= now)
+        });
+        if !due {
+            return;
+        }
+        self.last_expiry = Some(now);
+        let Ok(cutoff) = now.checked_sub(EVENT_TTL) else {
+            return;
+        };
+        let (events, _) = store.list(&keys::events(), None);
+        for e in events {
+            let last = super::util::parse_time(e.get("lastTimestamp"))
+                .or_else(|| super::util::parse_time(e.get("eventTime")));
+            if last.is_some_and(|t| t < cutoff) {
+                let _ = store.remove(&keys::events(), namespace(&e), name(&e));
+            }
         }
     }
 }

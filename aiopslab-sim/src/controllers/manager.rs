@@ -404,8 +404,9 @@ impl Ctx {
             }
             _ => {}
         }
-        // Garbage collection.
-        if deleted {
+        // Garbage collection (events and leases own nothing).
+        if matches!(key.plural.as_str(), "events" | "leases") {
+        } else if deleted {
             let uid = util::uid(obj).to_string();
             if !uid.is_empty() {
                 self.queue.push(Work::Orphans(uid, ns.clone()));

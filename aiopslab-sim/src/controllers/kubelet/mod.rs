@@ -459,6 +459,7 @@ pub(crate) fn reconcile(ctx: &mut Ctx, ns: &str, name: &str) {
         if is_deleting(&pod) {
             remove = terminate(ctx, rec, &pod, now, &mut fx);
         } else {
+            apply_spec_changes(ctx, rec, &pod, images, now, &mut fx);
             advance(ctx, rec, &pod, images, now, &mut fx);
         }
         if !rec.sandbox_ready && rec.terminating.is_none() {
@@ -984,6 +985,82 @@ fn ctr_next(c: &Ctr) -> Option<Timestamp> {
         }
         Stage::CrashBackOff { until, .. } => Some(*until),
         Stage::Idle | Stage::NeverPull(_) | Stage::Done => None,
+    }
+}
+
+/// A container whose image was changed in the pod spec is killed and started again with the
+/// new image, as the kubelet does when a container's definition changes.
+fn apply_spec_changes(
+    ctx: &mut Ctx,
+    rec: &mut PodRecord,
+    pod: &Value,
+    images: &mut BTreeSet<String>,
+    now: Timestamp,
+    fx: &mut Effects,
+) {
+    for i in 0..rec.ctrs.len() {
+        let list = if rec.ctrs[i].init {
+            "/spec/initContainers"
+        } else {
+            "/spec/containers"
+        };
+        let Some(spec) = arr(pod, list)
+            .iter()
+            .find(|c| sd(c, "/name") == rec.ctrs[i].name)
+            .cloned()
+        else {
+            continue;
+        };
+        let image = sd(&spec, "/image").to_string();
+        if image == rec.ctrs[i].image {
+            continue;
+        }
+        let c = &mut rec.ctrs[i];
+        c.image = image;
+        c.spec = spec;
+        c.pulled = false;
+        c.pull_backoff = SignedDuration::ZERO;
+        let was_started = c.ever_started;
+        let path = field_path(c);
+        let cname = c.name.clone();
+        match c.stage {
+            Stage::Running => {
+                if let Some(inst) = c.current.as_mut()
+                    && !inst.ended
+                {
+                    fx.event(
+                        false,
+                        "Killing",
+                        format!("Container {cname} definition changed, will be restarted"),
+                        path,
+                    );
+                    let (code, reason) = match inst.plan.stop {
+                        StopBehavior::Graceful(_) => (0, "Completed"),
+                        StopBehavior::Dies => (143, "Error"),
+                        StopBehavior::IgnoresSigterm => (137, "Error"),
+                    };
+                    let term = Term {
+                        code,
+                        reason: reason.into(),
+                        message: None,
+                        started: Some(inst.started),
+                        finished: now,
+                        container_id: inst.id.clone(),
+                    };
+                    inst.end = Some((now, term.clone()));
+                    inst.ended = true;
+                    c.last_term = Some(term);
+                }
+            }
+            Stage::Done => continue,
+            _ => {}
+        }
+        if !was_started && matches!(c.stage, Stage::Idle) {
+            // Not reached yet in the start sequence: it will start with the new image.
+            continue;
+        }
+        c.stage = Stage::Idle;
+        begin(ctx, rec, i, pod, images, now, fx);
     }
 }
 

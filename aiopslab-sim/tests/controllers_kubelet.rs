@@ -518,3 +518,29 @@ async fn changing_a_pods_image_restarts_its_container() {
     assert_eq!(typo["containerStatuses"][0]["restartCount"], 0);
     assert_eq!(typo["containerStatuses"][0]["ready"], true);
 }
+
+#[tokio::test]
+async fn killed_containers_restart() {
+    let sim = Sim::new(20).await;
+    sim.apply(pod("web", json!({"name": "web", "image": "nginx:1.25"})))
+        .await;
+    sim.advance(5).await;
+    sim.handle
+        .kill_container("test", "web", None, 137)
+        .await
+        .unwrap();
+    sim.advance(5).await;
+    let cs = &status(&sim, "web")["containerStatuses"][0];
+    assert_eq!(cs["restartCount"], 1);
+    assert_eq!(cs["lastState"]["terminated"]["exitCode"], 137);
+    assert_eq!(cs["state"]["running"].is_object(), true);
+    let err = sim
+        .handle
+        .kill_container("test", "nope", None, 137)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RuntimeError::NotFound("pods \"nope\" not found".into())
+    );
+}

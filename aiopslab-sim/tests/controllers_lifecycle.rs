@@ -337,3 +337,86 @@ async fn same_seed_same_cluster() {
     };
     assert_ne!(names(&a), names(&c), "another seed, other pod names");
 }
+
+#[tokio::test]
+async fn static_volumes_bind_by_class_and_size_and_are_released() {
+    let sim = Sim::new(49).await;
+    sim.create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "geo-pv"},
+        "spec": {"storageClassName": "geo-storage", "capacity": {"storage": "1Gi"},
+                 "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/volumes/geo-pv"}}}),
+    )
+    .await;
+    sim.create(
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "small"},
+        "spec": {"storageClassName": "geo-storage", "capacity": {"storage": "100Mi"},
+                 "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/volumes/small"}}}),
+    )
+    .await;
+    let pv = sim.get("", "persistentvolumes", "", "geo-pv").unwrap();
+    assert_eq!(pv["status"]["phase"], "Available");
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    sim.apply(
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "geo-pvc"},
+        "spec": {"storageClassName": "geo-storage", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "500Mi"}}}}),
+    )
+    .await;
+    let pvc = sim
+        .get("", "persistentvolumeclaims", "test", "geo-pvc")
+        .unwrap();
+    assert_eq!(pvc["status"]["phase"], "Bound");
+    assert_eq!(pvc["spec"]["volumeName"], "geo-pv");
+    assert_eq!(pvc["status"]["capacity"]["storage"], "1Gi");
+    assert_eq!(
+        sim.get("", "persistentvolumes", "", "small").unwrap()["status"]["phase"],
+        "Available"
+    );
+    // A claim nothing can satisfy stays Pending.
+    sim.apply(
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "big"},
+        "spec": {"storageClassName": "geo-storage", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "10Gi"}}}}),
+    )
+    .await;
+    assert_eq!(
+        sim.get("", "persistentvolumeclaims", "test", "big")
+            .unwrap()["status"]["phase"],
+        "Pending"
+    );
+    let reasons: Vec<String> = sim.events("test", "big").into_iter().map(|e| e.1).collect();
+    assert_eq!(
+        reasons,
+        vec!["storageclass.storage.k8s.io \"geo-storage\" not found"]
+    );
+    // Deleting the bound claim releases the volume, which is retained.
+    sim.store
+        .delete(
+            &key("", "persistentvolumeclaims"),
+            "test",
+            "geo-pvc",
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+    sim.advance(1).await;
+    assert!(
+        sim.get("", "persistentvolumeclaims", "test", "geo-pvc")
+            .is_none()
+    );
+    assert_eq!(
+        sim.get("", "persistentvolumes", "", "geo-pv").unwrap()["status"]["phase"],
+        "Released"
+    );
+    // A pod whose claim does not exist cannot be scheduled.
+    sim.apply(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db"},
+        "spec": {"containers": [{"name": "db", "image": "nginx:1.25"}],
+                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "geo-pvc"}}]}})).await;
+    let p = sim.get("", "pods", "test", "db").unwrap();
+    let cond = p["status"]["conditions"][0].clone();
+    assert_eq!(
+        cond["message"],
+        "0/3 nodes are available: persistentvolumeclaim \"geo-pvc\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+}

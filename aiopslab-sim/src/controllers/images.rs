@@ -206,7 +206,11 @@ pub(crate) fn register_builtins(c: &mut Catalog) {
     );
     register(
         c,
-        &["registry.k8s.io/pause"],
+        &[
+            "registry.k8s.io/pause",
+            "gcr.io/google-containers/pause",
+            "k8s.gcr.io/pause",
+        ],
         ImageInfo::distroless(320_000).with_entrypoint(&["/pause"]),
         |_| RunPlan::forever().using(0.0, 250_000),
     );

@@ -235,6 +235,13 @@ impl Ctx {
 pub(crate) enum Command {
     Settle(oneshot::Sender<()>),
     NextTimer(oneshot::Sender<Option<Timestamp>>),
+    Kill {
+        namespace: String,
+        pod: String,
+        container: Option<String>,
+        exit_code: i32,
+        reply: oneshot::Sender<Result<(), crate::runtime::RuntimeError>>,
+    },
     Stop,
 }
 
@@ -371,6 +378,10 @@ impl Ctx {
             ("", "namespaces") => self.queue.push(Work::Namespace(n.clone())),
             ("", "persistentvolumeclaims") => {
                 self.queue.push(Work::Pvc(ns.clone(), n.clone()));
+                let volume = sd(obj, "/spec/volumeName");
+                if !volume.is_empty() {
+                    self.queue.push(Work::Pv(volume.to_string()));
+                }
                 // Pods waiting for this claim.
                 let (pods, _) = self.store.list(&keys::pods(), Some(&ns));
                 for p in pods.iter().filter(|p| uses_claim(p, &n)) {
@@ -613,6 +624,10 @@ pub(crate) async fn run(
             cmd = commands.recv() => match cmd {
                 Some(Command::Settle(tx)) => waiters.push(tx),
                 Some(Command::NextTimer(tx)) => { let _ = tx.send(ctx.timers.next()); }
+                Some(Command::Kill { namespace, pod, container, exit_code, reply }) => {
+                    let r = kubelet::kill(&mut ctx, &namespace, &pod, container.as_deref(), exit_code);
+                    let _ = reply.send(r);
+                }
                 Some(Command::Stop) | None => return,
             },
             _ = sleep => {}

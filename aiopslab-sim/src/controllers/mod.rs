@@ -257,6 +257,36 @@ impl Handle {
         }
     }
 
+    /// Kills the current run of a container now (`container` `None`: the pod's first
+    /// container) with `exit_code` (137 for SIGKILL), as Chaos Mesh's container-kill does; the
+    /// kubelet restarts it according to the restart policy and the crash back-off.
+    pub async fn kill_container(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        exit_code: i32,
+    ) -> Result<(), crate::runtime::RuntimeError> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = manager::Command::Kill {
+            namespace: namespace.to_string(),
+            pod: pod.to_string(),
+            container: container.map(str::to_string),
+            exit_code,
+            reply: tx,
+        };
+        if self.commands.send(cmd).is_err() {
+            return Err(crate::runtime::RuntimeError::Internal(
+                "the controllers are stopped".into(),
+            ));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(crate::runtime::RuntimeError::Internal(
+                "the controllers are stopped".into(),
+            ))
+        })
+    }
+
     /// What runs in pods, for `pods/log` and `pods/exec`.
     pub fn runtime(&self) -> Arc<dyn PodRuntime> {
         self.kubelet.clone()

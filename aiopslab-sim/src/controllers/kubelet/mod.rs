@@ -1482,6 +1482,58 @@ fn terminate(
     all_stopped
 }
 
+/// Ends the current run of a container now, as `kill` from outside does (Chaos Mesh's
+/// container-kill, an OOM from a neighbour): the kubelet then restarts it per the pod's restart
+/// policy and back-off.
+pub(crate) fn kill(
+    ctx: &mut Ctx,
+    ns: &str,
+    pod: &str,
+    container: Option<&str>,
+    exit_code: i32,
+) -> Result<(), crate::runtime::RuntimeError> {
+    use crate::runtime::RuntimeError;
+    let now = ctx.now();
+    {
+        let shared = ctx.kubelet.clone();
+        let mut state = shared.lock();
+        let rec = state
+            .pods
+            .get_mut(&(ns.to_string(), pod.to_string()))
+            .ok_or_else(|| RuntimeError::NotFound(format!("pods {pod:?} not found")))?;
+        let c = match container {
+            Some(name) => rec.ctrs.iter_mut().find(|c| c.name == name),
+            None => rec.ctrs.iter_mut().find(|c| !c.init),
+        }
+        .ok_or_else(|| {
+            RuntimeError::BadRequest(format!(
+                "container {} is not valid for pod {pod}",
+                container.unwrap_or_default()
+            ))
+        })?;
+        let running = matches!(c.stage, Stage::Running);
+        let Some(inst) = c.current.as_mut().filter(|i| running && !i.ended) else {
+            return Err(RuntimeError::BadRequest(format!(
+                "container not found ({:?})",
+                c.name
+            )));
+        };
+        inst.end = Some((
+            now,
+            Term {
+                code: exit_code,
+                reason: if exit_code == 0 { "Completed" } else { "Error" }.into(),
+                message: None,
+                started: Some(inst.started),
+                finished: now,
+                container_id: inst.id.clone(),
+            },
+        ));
+    }
+    reconcile(ctx, ns, pod);
+    Ok(())
+}
+
 /// The pod phase the kubelet reports.
 fn phase(rec: &PodRecord, pod: &Value) -> &'static str {
     let policy = sd(pod, "/spec/restartPolicy");

@@ -533,7 +533,7 @@ async fn killed_containers_restart() {
     let cs = &status(&sim, "web")["containerStatuses"][0];
     assert_eq!(cs["restartCount"], 1);
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 137);
-    assert_eq!(cs["state"]["running"].is_object(), true);
+    assert!(cs["state"]["running"].is_object());
     let err = sim
         .handle
         .kill_container("test", "nope", None, 137)

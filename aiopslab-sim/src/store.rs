@@ -261,8 +261,8 @@ impl Store {
 
     /// Creates an object in `namespace` (`""` for cluster-scoped kinds).
     ///
-    /// Fills in name (from `generateName`), namespace, uid, resourceVersion,
-    /// creationTimestamp and generation.
+    /// Fills in name (from `generateName`), namespace, uid (kept when admission already drew
+    /// one with [`Store::new_uid`]), resourceVersion, creationTimestamp and generation.
     pub fn create(
         &self,
         resource: &ResourceKey,
@@ -491,9 +491,10 @@ impl Store {
 
     /// Deletes an object.
     ///
-    /// With finalizers, or with a grace period for a pod that is running, the object is only
-    /// marked (`deletionTimestamp`, `deletionGracePeriodSeconds`) and stays until the
-    /// finalizers are gone or [`Store::remove`] is called. Otherwise it is removed at once.
+    /// With finalizers (for a namespace also `spec.finalizers`, and it becomes `Terminating`),
+    /// or with a grace period for a pod that is running, the object is only marked
+    /// (`deletionTimestamp`, `deletionGracePeriodSeconds`) and stays until the finalizers are
+    /// gone or [`Store::remove`] is called. Otherwise it is removed at once.
     /// `precondition_uid` / `precondition_rv` implement delete preconditions.
     pub fn delete(
         &self,

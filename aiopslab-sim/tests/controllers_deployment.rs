@@ -417,3 +417,35 @@ async fn stuck_rollouts_exceed_their_progress_deadline() {
     let available = d["status"]["conditions"][0].clone();
     assert_eq!(available["reason"], "MinimumReplicasUnavailable");
 }
+
+#[tokio::test]
+async fn wall_clock_clusters_come_up_in_well_under_a_second() {
+    use aiopslab_sim::admission::{Operation, admit};
+    use aiopslab_sim::clock::WallClock;
+    use aiopslab_sim::controllers::{self, Options, Topology};
+    use aiopslab_sim::store::Store;
+    use std::sync::Arc;
+    let started = std::time::Instant::now();
+    let store = Arc::new(Store::new(1, Arc::new(WallClock)));
+    controllers::bootstrap(&store, &Topology::default());
+    let handle = controllers::start(store.clone(), Options::default());
+    let mut d = deployment("web", "nginx:1.25", 2);
+    d["metadata"]["namespace"] = json!("default");
+    let rtype = store.catalogue().by_kind("apps/v1", "Deployment").unwrap().clone();
+    admit(&store, &rtype, Operation::Create, &mut d, None).unwrap();
+    store
+        .create(&controllers_support::key("apps", "deployments"), "default", d)
+        .unwrap();
+    handle
+        .run_until_quiet(std::time::Duration::from_secs(5))
+        .await;
+    let d = store
+        .get(&controllers_support::key("apps", "deployments"), "default", "web")
+        .unwrap();
+    assert_eq!(d["status"]["availableReplicas"], 2, "{:#}", d["status"]);
+    let coredns = store
+        .get(&controllers_support::key("apps", "deployments"), "kube-system", "coredns")
+        .unwrap();
+    assert_eq!(coredns["status"]["readyReplicas"], 2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+}

@@ -27,6 +27,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -649,12 +650,16 @@ pub(crate) fn serve_v2(ctx: &Ctx) -> ApiResult<Response> {
 }
 
 /// The schema of a served type (references point into [`builtins`]), for field validation.
-pub(crate) fn schema_for(store: &Store, rtype: &ResourceType) -> Option<Value> {
-    let (name, own) = type_schema(store, rtype)?;
-    match own {
-        Some(s) => Some(s),
-        None => builtins().definitions.get(&name).cloned(),
+pub(crate) fn schema_for(store: &Store, rtype: &ResourceType) -> Option<Cow<'static, Value>> {
+    if !rtype.custom {
+        let name = builtins().kinds.get(&(
+            rtype.group.clone(),
+            rtype.version.clone(),
+            rtype.kind.clone(),
+        ))?;
+        return builtins().definitions.get(name).map(Cow::Borrowed);
     }
+    Some(Cow::Owned(custom_schema(store, rtype)))
 }
 
 #[cfg(test)]

@@ -96,11 +96,6 @@ pub(crate) async fn handle(
             "the virtual cluster does not support attach; use kubectl logs or kubectl exec",
         ));
     }
-    if header_has(&parts.headers, header::UPGRADE, "spdy") {
-        return Err(ApiError::bad_request(
-            "the virtual cluster serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io), not SPDY; unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false",
-        ));
-    }
     let command: Vec<String> = query.all("command").iter().map(|s| s.to_string()).collect();
     if command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
@@ -124,6 +119,26 @@ pub(crate) async fn handle(
     let runtime = state.runtime().ok_or_else(|| {
         ApiError::internal("the kubelet of the virtual cluster is not running (no pod runtime)")
     })?;
+    // A client falls back to SPDY when the WebSocket upgrade fails; it must then see the
+    // same error, so SPDY is refused only once the request itself is known to be good.
+    let spdy = header_has(&parts.headers, header::UPGRADE, "spdy");
+    if spdy && !req.stdin {
+        runtime
+            .exec(
+                &req.ns,
+                &req.pod,
+                req.container.as_deref(),
+                &req.command,
+                None,
+            )
+            .await
+            .map_err(ApiError::from_runtime)?;
+    }
+    if spdy {
+        return Err(ApiError::bad_request(
+            "the virtual cluster serves exec over WebSocket only (v5.channel.k8s.io, v4.channel.k8s.io), not SPDY; unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false",
+        ));
+    }
     if !header_has(&parts.headers, header::UPGRADE, "websocket") {
         return Err(ApiError::bad_request("Upgrade request required"));
     }

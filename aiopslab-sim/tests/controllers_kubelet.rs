@@ -544,3 +544,155 @@ async fn killed_containers_restart() {
         RuntimeError::NotFound("pods \"nope\" not found".into())
     );
 }
+
+#[tokio::test]
+async fn init_containers_run_first_and_in_order() {
+    let sim = Sim::new(21).await;
+    let mut p = pod("web", json!({"name": "web", "image": "nginx:1.25"}));
+    p["spec"]["initContainers"] = json!([
+        {"name": "wait", "image": "busybox", "command": ["sh", "-c", "echo waiting; sleep 5"]},
+        {"name": "migrate", "image": "busybox", "command": ["sh", "-c", "echo migrated"]},
+    ]);
+    sim.apply(p).await;
+    let mut bad = pod("bad", json!({"name": "web", "image": "nginx:1.25"}));
+    bad["spec"]["initContainers"] =
+        json!([{"name": "fail", "image": "busybox", "command": ["sh", "-c", "exit 1"]}]);
+    sim.apply(bad).await;
+    sim.advance(3).await;
+    let st = status(&sim, "web");
+    assert_eq!(st["phase"], "Pending");
+    assert!(
+        st["initContainerStatuses"][0]["state"]["running"].is_object(),
+        "{st:#}"
+    );
+    assert_eq!(
+        st["initContainerStatuses"][1]["state"]["waiting"]["reason"],
+        "ContainerCreating"
+    );
+    assert_eq!(
+        st["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    let init = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Initialized")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        init["message"],
+        "containers with incomplete status: [wait migrate]"
+    );
+    sim.advance(15).await;
+    let st = status(&sim, "web");
+    assert_eq!(st["phase"], "Running");
+    assert_eq!(
+        st["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(
+        st["initContainerStatuses"][1]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(st["containerStatuses"][0]["ready"], true);
+    let logs = sim
+        .handle
+        .runtime()
+        .logs(
+            "test",
+            "web",
+            &LogOptions {
+                container: Some("migrate".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(logs, "migrated\n");
+    // A failing init container is restarted with back-off and the app never starts.
+    let st = status(&sim, "bad");
+    assert_eq!(st["phase"], "Pending");
+    assert_eq!(
+        st["initContainerStatuses"][0]["state"]["waiting"]["reason"],
+        "CrashLoopBackOff"
+    );
+    assert_eq!(
+        st["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+}
+
+#[tokio::test]
+async fn shared_commands_reach_every_image_that_has_them() {
+    use aiopslab_sim::controllers::behavior::{ExecContext, ExecFallback};
+    use aiopslab_sim::runtime::ExecOutput;
+    struct Net;
+    impl ExecFallback for Net {
+        fn exec(&self, ctx: &ExecContext<'_>, argv: &[String]) -> Option<ExecOutput> {
+            (argv[0] == "curl").then(|| ExecOutput {
+                stdout: format!("hello from {} via {}\n", argv[1], ctx.pod_name).into_bytes(),
+                stderr: vec![],
+                exit_code: 0,
+            })
+        }
+    }
+    let mut catalog = Catalog::builtin();
+    catalog.set_exec_fallback(Arc::new(Net));
+    let sim = Sim::with_options(22, move |o| o.with_catalog(catalog)).await;
+    sim.apply(pod("web", json!({"name": "web", "image": "nginx:1.25"})))
+        .await;
+    sim.apply(pod(
+        "bb",
+        json!({"name": "bb", "image": "busybox", "command": ["sleep", "3600"]}),
+    ))
+    .await;
+    sim.advance(5).await;
+    let rt = sim.handle.runtime();
+    let argv = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let out = rt
+        .exec("test", "web", None, &argv(&["curl", "geo:8083"]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "hello from geo:8083 via web\n"
+    );
+    let out = rt
+        .exec(
+            "test",
+            "web",
+            None,
+            &argv(&["sh", "-c", "curl -s geo:8083 | grep -c hello"]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "1\n");
+    // busybox has no curl: the shell says so; nginx has no ps.
+    let out = rt
+        .exec("test", "bb", None, &argv(&["sh", "-c", "curl x"]), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            String::from_utf8(out.stderr).unwrap().as_str(),
+            out.exit_code
+        ),
+        ("sh: curl: not found\n", 127)
+    );
+    let out = rt
+        .exec("test", "web", None, &argv(&["ps"]), None)
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 126);
+    let out = rt
+        .exec("test", "bb", None, &argv(&["ps"]), None)
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("1 root      0:00 sleep 3600")
+    );
+}

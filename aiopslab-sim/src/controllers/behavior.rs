@@ -148,7 +148,7 @@ impl ImageInfo {
         if self.shell == Some(ShellKind::Bash) && base == "bash" {
             return true;
         }
-        self.utilities && super::kubelet::shell::is_utility(base)
+        self.utilities && super::kubelet::shell::has_utility(base, self.shell)
     }
 }
 
@@ -416,6 +416,14 @@ pub trait ContainerBehavior: Send + Sync {
     }
 }
 
+/// Commands that behave the same in every image that has them (`curl`, `wget`, `nslookup`
+/// answered by a network model, for instance). Consulted when the image's own behaviour does
+/// not handle a command and the image has the program.
+pub trait ExecFallback: Send + Sync {
+    /// Runs `argv`, or `None` to leave it to the shell and its utilities.
+    fn exec(&self, ctx: &ExecContext<'_>, argv: &[String]) -> Option<ExecOutput>;
+}
+
 /// A normalized image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
@@ -518,6 +526,7 @@ struct Entry {
 /// The "registry": which images exist and what they do. Later registrations win.
 pub struct Catalog {
     entries: Vec<Entry>,
+    fallback: Option<Arc<dyn ExecFallback>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -543,7 +552,20 @@ impl Default for Catalog {
 impl Catalog {
     /// A registry with no images.
     pub fn empty() -> Self {
-        Catalog { entries: vec![] }
+        Catalog {
+            entries: vec![],
+            fallback: None,
+        }
+    }
+
+    /// Sets the commands every image shares (see [`ExecFallback`]).
+    pub fn set_exec_fallback(&mut self, fallback: Arc<dyn ExecFallback>) {
+        self.fallback = Some(fallback);
+    }
+
+    /// The shared commands, if set.
+    pub fn exec_fallback(&self) -> Option<Arc<dyn ExecFallback>> {
+        self.fallback.clone()
     }
 
     /// The built-in images: busybox, alpine, nginx, the kind system images and the test images

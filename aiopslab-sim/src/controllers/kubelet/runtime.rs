@@ -2,7 +2,9 @@
 
 use super::shell::{Machine, Setup};
 use super::{Ctr, Instance, Shared, Stage, env};
-use crate::controllers::behavior::{ContainerBehavior, ExecContext, ImageInfo, Resolution};
+use crate::controllers::behavior::{
+    ContainerBehavior, ExecContext, ExecFallback, ImageInfo, Resolution,
+};
 use crate::controllers::util::{fmt_time, fmt_time_nanos, keys, sd};
 use crate::runtime::{ExecOutput, LogOptions, PodRuntime, RuntimeError};
 use crate::store::Store;
@@ -18,6 +20,7 @@ const MAX_PERIODIC: i64 = 10_000;
 /// What a command runs against.
 pub(crate) struct ExecSetup<'a> {
     pub behavior: &'a Arc<dyn ContainerBehavior>,
+    pub fallback: Option<Arc<dyn ExecFallback>>,
     pub info: &'a ImageInfo,
     pub store: &'a Store,
     pub namespace: &'a str,
@@ -59,7 +62,14 @@ pub(crate) fn exec_in(
             now: setup.now,
             files: &setup.files,
         };
-        setup.behavior.exec(&ectx, argv)
+        let program = argv.first().map(String::as_str).unwrap_or_default();
+        setup.behavior.exec(&ectx, argv).or_else(|| {
+            setup
+                .fallback
+                .as_ref()
+                .filter(|_| setup.info.has_executable(program))
+                .and_then(|f| f.exec(&ectx, argv))
+        })
     };
     if let Some(out) = direct {
         return (out, setup.files);
@@ -76,6 +86,8 @@ pub(crate) fn exec_in(
         );
     }
     let behavior = setup.behavior.clone();
+    let fallback = setup.fallback.clone();
+    let hook_info = setup.info.clone();
     let store = setup.store;
     let (ns, pod, cname, image, now) = (
         setup.namespace,
@@ -97,7 +109,13 @@ pub(crate) fn exec_in(
             now,
             files: &hook_files,
         };
-        behavior.exec(&ectx, argv)
+        behavior.exec(&ectx, argv).or_else(|| {
+            let program = argv.first().map(String::as_str).unwrap_or_default();
+            fallback
+                .as_ref()
+                .filter(|_| hook_info.has_executable(program))
+                .and_then(|f| f.exec(&ectx, argv))
+        })
     };
     let mut machine = Machine::new(Setup {
         env: setup.env,
@@ -131,6 +149,7 @@ pub(crate) fn probe_command(
 ) -> ExecOutput {
     let setup = ExecSetup {
         behavior,
+        fallback: None,
         info,
         store,
         namespace: "",
@@ -475,6 +494,7 @@ impl PodRuntime for Shared {
         let before = files.clone();
         let setup = ExecSetup {
             behavior: &behavior,
+            fallback: self.catalog.exec_fallback(),
             info: &info,
             store: &self.store,
             namespace,

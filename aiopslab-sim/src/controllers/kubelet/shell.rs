@@ -26,6 +26,12 @@ pub(crate) fn is_utility(name: &str) -> bool {
     UTILITIES.contains(&name)
 }
 
+/// Whether an image with this shell has the utility (`ps` is a BusyBox applet; Debian-based
+/// images such as nginx do not ship procps).
+pub(crate) fn has_utility(name: &str, kind: Option<ShellKind>) -> bool {
+    is_utility(name) && (name != "ps" || kind == Some(ShellKind::Ash))
+}
+
 /// Why evaluation stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
@@ -1622,7 +1628,7 @@ impl<'a> Machine<'a> {
                 return Ok(r.exit_code);
             }
         }
-        if self.utilities && is_utility(base) {
+        if self.utilities && has_utility(base, Some(self.kind)) {
             return self.utility(base, args, stdin, out, err);
         }
         if self.executables.contains(base) || self.executables.contains(name) {

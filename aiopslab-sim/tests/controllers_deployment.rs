@@ -431,21 +431,41 @@ async fn wall_clock_clusters_come_up_in_well_under_a_second() {
     let handle = controllers::start(store.clone(), Options::default());
     let mut d = deployment("web", "nginx:1.25", 2);
     d["metadata"]["namespace"] = json!("default");
-    let rtype = store.catalogue().by_kind("apps/v1", "Deployment").unwrap().clone();
+    let rtype = store
+        .catalogue()
+        .by_kind("apps/v1", "Deployment")
+        .unwrap()
+        .clone();
     admit(&store, &rtype, Operation::Create, &mut d, None).unwrap();
     store
-        .create(&controllers_support::key("apps", "deployments"), "default", d)
+        .create(
+            &controllers_support::key("apps", "deployments"),
+            "default",
+            d,
+        )
         .unwrap();
     handle
         .run_until_quiet(std::time::Duration::from_secs(5))
         .await;
     let d = store
-        .get(&controllers_support::key("apps", "deployments"), "default", "web")
+        .get(
+            &controllers_support::key("apps", "deployments"),
+            "default",
+            "web",
+        )
         .unwrap();
     assert_eq!(d["status"]["availableReplicas"], 2, "{:#}", d["status"]);
     let coredns = store
-        .get(&controllers_support::key("apps", "deployments"), "kube-system", "coredns")
+        .get(
+            &controllers_support::key("apps", "deployments"),
+            "kube-system",
+            "coredns",
+        )
         .unwrap();
     assert_eq!(coredns["status"]["readyReplicas"], 2);
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }

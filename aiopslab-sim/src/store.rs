@@ -136,6 +136,9 @@ pub struct Store {
     catalogue: RwLock<Catalogue>,
     events: broadcast::Sender<Arc<WatchEvent>>,
     clock: SharedClock,
+    /// State that layers above attach to the cluster (one value per type), see
+    /// [`Store::extension`].
+    extensions: Mutex<HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// The past events a watch must replay, then the live ones.
@@ -162,7 +165,26 @@ impl Store {
             catalogue: RwLock::new(Catalogue::default()),
             events,
             clock,
+            extensions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The value of type `T` attached to this store, created with `T::default()` on first use.
+    ///
+    /// Layers above the object store keep the cluster state that is not Kubernetes objects
+    /// here (the applications' internal state: database users, service registries), so that
+    /// whoever holds the store reaches it and it lives exactly as long as the cluster.
+    pub fn extension<T: std::any::Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut map = self.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        let id = std::any::TypeId::of::<T>();
+        if let Some(found) = map.get(&id).cloned()
+            && let Ok(value) = found.downcast::<T>()
+        {
+            return value;
+        }
+        let value = Arc::new(T::default());
+        map.insert(id, value.clone());
+        value
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -196,6 +196,9 @@ pub struct StartContext<'a> {
     pub memory_limit: Option<u64>,
     /// Files the container sees from its volumes (path → content).
     pub files: &'a BTreeMap<String, String>,
+    /// Clock time per simulated second of a plan's offsets (the controllers' time scale):
+    /// an offset `o` happens at `now + o * time_scale`.
+    pub time_scale: f64,
 }
 
 /// Everything a behaviour may look at when `kubectl exec` runs a command in its container.
@@ -221,8 +224,11 @@ pub struct ExecContext<'a> {
 }
 
 /// One log line, `offset` after the container started. The text may contain `{ts}` (RFC 3339
-/// with nanoseconds), `{time}` (`2026-01-01T00:00:00Z`), `{nginx_time}` (`2026/01/01 00:00:00`)
-/// and `{klog_time}` (`0101 00:00:00.000000`), replaced by the line's time when it is shown.
+/// with nanoseconds), `{time}` (`2026-01-01T00:00:00Z`), `{nginx_time}` (`2026/01/01 00:00:00`),
+/// `{klog_time}` (`0101 00:00:00.000000`), `{boost_time}` (`2026-Jan-01 00:00:00.000000`),
+/// `{ctime}` (`Thu Jan  1 00:00:00 2026`), `{mongo_time}` (`2026-01-01T00:00:00.000+00:00`),
+/// `{redis_time}` (`01 Jan 2026 00:00:00.000`) and `{epoch}` (`1767225600.000000`), replaced by
+/// the line's time when it is shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
     /// When the line is printed, relative to the start.
@@ -298,6 +304,10 @@ pub struct RunPlan {
     pub live: bool,
     /// Reaction to SIGTERM.
     pub stop: StopBehavior,
+    /// Ask the behaviour again ([`ContainerBehavior::recheck`]) this long after the plan was
+    /// made, while the run lasts: for a process that waits on something outside it (a
+    /// database that is not up yet) and changes course when that changes.
+    pub recheck: Option<SignedDuration>,
 }
 
 impl RunPlan {
@@ -315,6 +325,7 @@ impl RunPlan {
             listening: None,
             live: true,
             stop: StopBehavior::Dies,
+            recheck: None,
         }
     }
 
@@ -398,6 +409,12 @@ impl RunPlan {
         self.stop = StopBehavior::IgnoresSigterm;
         self
     }
+
+    /// Asks [`ContainerBehavior::recheck`] again `secs` seconds from now.
+    pub fn recheck_in(mut self, secs: f64) -> Self {
+        self.recheck = Some(secs_f(secs));
+        self
+    }
 }
 
 /// The behaviour of one image (or family of images).
@@ -412,6 +429,21 @@ pub trait ContainerBehavior: Send + Sync {
     /// shell, an application CLI). `None` leaves the command to the kubelet's shell and
     /// utilities (`sh -c`, `echo`, `cat`, `env`, `ls`, ...).
     fn exec(&self, _ctx: &ExecContext<'_>, _argv: &[String]) -> Option<ExecOutput> {
+        None
+    }
+
+    /// Called while a run lasts, when its plan's [`RunPlan::recheck`] delay has passed:
+    /// `elapsed` is the simulated time since the run started (`ctx.now` is the clock time).
+    /// Returning a plan replaces the rest of the current one: its log lines after `elapsed`
+    /// (offsets still count from the start), periodic lines, exit, usage, listening ports and
+    /// next recheck; what was printed before stays. `None` keeps the current plan and asks
+    /// again after the same delay.
+    fn recheck(
+        &self,
+        _ctx: &StartContext<'_>,
+        _elapsed: SignedDuration,
+        _current: &RunPlan,
+    ) -> Option<RunPlan> {
         None
     }
 }

@@ -101,6 +101,8 @@ pub(crate) struct Instance {
     /// Files the container saw when it started (volumes and image files).
     pub files: BTreeMap<String, String>,
     pub argv: Vec<String>,
+    /// When the behaviour is asked again about this run ([`RunPlan::recheck`]).
+    pub recheck_at: Option<Timestamp>,
 }
 
 impl Instance {
@@ -692,6 +694,7 @@ fn start_run(
             scale: ctx.opts.time_scale,
             files: BTreeMap::new(),
             argv,
+            recheck_at: None,
         };
         c.previous = c.current.take();
         c.current = Some(inst);
@@ -710,6 +713,11 @@ fn start_run(
     let memory_limit = spec
         .pointer("/resources/limits/memory")
         .map(|q| bytes(q).max(0) as u64);
+    let scale = if ctx.opts.time_scale.is_finite() && ctx.opts.time_scale > 0.0 {
+        ctx.opts.time_scale
+    } else {
+        1.0
+    };
     let plan = {
         let sctx = StartContext {
             store: &store,
@@ -727,14 +735,11 @@ fn start_run(
             now: t,
             memory_limit,
             files: &files,
+            time_scale: scale,
         };
         behavior.start(&sctx)
     };
-    let scale = if ctx.opts.time_scale.is_finite() && ctx.opts.time_scale > 0.0 {
-        ctx.opts.time_scale
-    } else {
-        1.0
-    };
+    let recheck_at = plan.recheck.map(|d| inst_at(t, scale, d));
     let mut inst = Instance {
         id: id.clone(),
         started: t,
@@ -746,6 +751,7 @@ fn start_run(
         scale,
         files,
         argv,
+        recheck_at,
     };
     // How the run ends on its own.
     let mut end: Option<(Timestamp, Term)> = inst.plan.exit.as_ref().map(|e| {
@@ -981,7 +987,12 @@ fn ctr_next(c: &Ctr) -> Option<Timestamp> {
                 .iter()
                 .filter(|l| l.text.starts_with('\u{0}'))
                 .map(|l| inst.at(l.offset));
-            [end, ready].into_iter().flatten().chain(probe_events).min()
+            let recheck = inst.recheck_at.filter(|_| !inst.ended);
+            [end, ready, recheck]
+                .into_iter()
+                .flatten()
+                .chain(probe_events)
+                .min()
         }
         Stage::CrashBackOff { until, .. } => Some(*until),
         Stage::Idle | Stage::NeverPull(_) | Stage::Done => None,
@@ -1247,6 +1258,10 @@ fn step_ctr(
                 }
             });
             let end_due = inst.end.as_ref().is_some_and(|(e, _)| *e <= t) && !inst.ended;
+            if !end_due && !inst.ended && inst.recheck_at.is_some_and(|r| r <= t) {
+                inst.recheck_at = None;
+                recheck_run(ctx, rec, i, pod, t);
+            }
             let c = &rec.ctrs[i];
             for d in due {
                 if let Some(msg) = d.strip_prefix("\u{0}readiness:") {
@@ -1284,6 +1299,121 @@ fn step_ctr(
             }
         }
         Stage::Idle | Stage::NeverPull(_) | Stage::Done => {}
+    }
+}
+
+/// Asks the behaviour of a running container whether its plan changes
+/// ([`ContainerBehavior::recheck`]) and applies the answer.
+fn recheck_run(ctx: &mut Ctx, rec: &mut PodRecord, i: usize, pod: &Value, t: Timestamp) {
+    let store = ctx.store.clone();
+    let Resolution::Found(behavior) = ctx.opts.catalog.resolve(&rec.ctrs[i].image) else {
+        return;
+    };
+    let mut pod_view = pod.clone();
+    if let Some(ip) = &rec.ip {
+        pod_view["status"]["podIP"] = json!(ip);
+    }
+    pod_view["status"]["hostIP"] = json!(rec.host_ip);
+    let c = &rec.ctrs[i];
+    let Ok(env) = env::container_env(&store, &pod_view, &c.spec, &[]) else {
+        return;
+    };
+    let env_map: BTreeMap<String, String> = env.into_iter().collect();
+    let Some(inst) = c.current.as_ref() else {
+        return;
+    };
+    let elapsed_clock = t.duration_since(inst.started);
+    let elapsed = SignedDuration::from_nanos((elapsed_clock.as_nanos() as f64 / inst.scale) as i64);
+    let answer = {
+        let sctx = StartContext {
+            store: &store,
+            namespace: &rec.namespace,
+            pod_name: &rec.name,
+            pod: &pod_view,
+            container: &c.spec,
+            container_name: &c.name,
+            image: &c.image,
+            argv: inst.argv.clone(),
+            env: &env_map,
+            node: &rec.node,
+            pod_ip: rec.ip.as_deref().unwrap_or_default(),
+            restart_count: c.restart_count,
+            now: t,
+            memory_limit: c
+                .spec
+                .pointer("/resources/limits/memory")
+                .map(|q| bytes(q).max(0) as u64),
+            files: &inst.files,
+            time_scale: inst.scale,
+        };
+        behavior.recheck(&sctx, elapsed, &inst.plan)
+    };
+    let Some(inst) = rec.ctrs[i].current.as_mut() else {
+        return;
+    };
+    let Some(new) = answer else {
+        inst.recheck_at = inst.plan.recheck.map(|d| inst_at(t, inst.scale, d));
+        return;
+    };
+    // What was printed so far stays: the old lines up to now (periodic ones written out),
+    // and the kubelet's own probe markers.
+    let mut logs: Vec<super::behavior::LogLine> = inst
+        .plan
+        .logs
+        .iter()
+        .filter(|l| l.offset <= elapsed || l.text.starts_with('\u{0}'))
+        .cloned()
+        .collect();
+    if let Some(p) = &inst.plan.periodic
+        && !p.lines.is_empty()
+        && p.every.as_nanos() > 0
+    {
+        let mut k: i64 = 0;
+        let mut at = p.first;
+        while at <= elapsed && k < 10_000 {
+            if p.cycle {
+                let line = &p.lines[(k as usize) % p.lines.len()];
+                logs.push(super::behavior::LogLine {
+                    offset: at,
+                    text: line.clone(),
+                });
+            } else {
+                for line in &p.lines {
+                    logs.push(super::behavior::LogLine {
+                        offset: at,
+                        text: line.clone(),
+                    });
+                }
+            }
+            k += 1;
+            at = p.first + p.every * (k as i32);
+        }
+    }
+    logs.extend(new.logs.iter().filter(|l| l.offset > elapsed).cloned());
+    logs.sort_by_key(|l| l.offset);
+    let had_planned_exit = inst.plan.exit.is_some();
+    inst.plan = RunPlan { logs, ..new };
+    inst.recheck_at = inst.plan.recheck.map(|d| inst_at(t, inst.scale, d));
+    // The end follows the new plan, unless the old end was not the plan's own (OOM, liveness).
+    let keep_old_end = inst
+        .end
+        .as_ref()
+        .is_some_and(|(_, term)| term.reason == "OOMKilled" || !had_planned_exit);
+    if !keep_old_end {
+        inst.end = inst.plan.exit.as_ref().map(|e| {
+            let at = inst_at(inst.started, inst.scale, e.after).max(t);
+            (
+                at,
+                Term {
+                    code: e.code,
+                    reason: if e.code == 0 { "Completed" } else { "Error" }.into(),
+                    message: e.message.clone(),
+                    started: Some(inst.started),
+                    finished: at,
+                    container_id: inst.id.clone(),
+                },
+            )
+        });
     }
 }
 

@@ -198,6 +198,20 @@ fn render(text: &str, t: Timestamp) -> String {
         .replace("{time}", &fmt_time(t))
         .replace("{nginx_time}", &z.strftime("%Y/%m/%d %H:%M:%S").to_string())
         .replace("{klog_time}", &z.strftime("%m%d %H:%M:%S%.6f").to_string())
+        .replace(
+            "{boost_time}",
+            &z.strftime("%Y-%b-%d %H:%M:%S%.6f").to_string(),
+        )
+        .replace("{ctime}", &z.strftime("%a %b %e %H:%M:%S %Y").to_string())
+        .replace(
+            "{mongo_time}",
+            &z.strftime("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string(),
+        )
+        .replace(
+            "{redis_time}",
+            &z.strftime("%d %b %Y %H:%M:%S%.3f").to_string(),
+        )
+        .replace("{epoch}", &z.strftime("%s%.6f").to_string())
 }
 
 /// The lines an instance has printed by `now`, with their times.

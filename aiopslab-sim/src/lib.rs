@@ -16,7 +16,8 @@
 //! - [`api`]: the HTTP layer (discovery, verbs, subresources, status errors);
 //! - [`auth`]: tokens, the admin and agent identities and their permissions;
 //! - [`controllers`]: deployment, replica set, scheduler, kubelet and the other control loops;
-//! - [`cluster`]: starting and stopping a virtual cluster and writing its kubeconfigs.
+//! - [`cluster`]: starting and stopping a virtual cluster and writing its kubeconfigs;
+//! - [`telemetry`]: metric, trace and log sources and the Prometheus, Jaeger and Elasticsearch endpoints.
 
 pub mod admission;
 pub mod api;
@@ -30,3 +31,4 @@ pub mod runtime;
 pub mod selector;
 pub mod store;
 pub mod table;
+pub mod telemetry;

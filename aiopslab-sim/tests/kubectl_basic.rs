@@ -605,3 +605,41 @@ async fn custom_resources_after_their_crd() {
         "Error from server (NotFound): Unable to list \"chaos-mesh.org/v1alpha1, Resource=podchaos\": the server could not find the requested resource\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_of_a_list_and_list_item_removal() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}, "data": {"a": "1"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "two"}, "data": {"b": "2"}}]}"#;
+    assert_eq!(
+        t.kubectl_stdin(&["apply", "-f", "-"], list).await.ok(),
+        "configmap/one created\nconfigmap/two created\n"
+    );
+    let bad = list.replace(r#""data": {"b": "2"}"#, r#""data": {"b": "2"}, "bogus": 1"#);
+    let refused = t.kubectl_stdin(&["apply", "-f", "-"], &bad).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains("strict decoding error: unknown field \"bogus\""),
+        "{}",
+        refused.stderr
+    );
+
+    // Client-side apply computes a strategic merge patch that removes what the manifest drops.
+    let two = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: two\nspec:\n  selector:\n    matchLabels: {app: two}\n  template:\n    metadata:\n      labels: {app: two}\n    spec:\n      containers:\n      - name: a\n        image: nginx\n        env: [{name: X, value: \"1\"}, {name: Y, value: \"2\"}]\n      - name: b\n        image: busybox\n";
+    t.kubectl_stdin(&["apply", "-f", "-"], two).await.ok();
+    let one = two
+        .replace(", {name: Y, value: \"2\"}", "")
+        .replace("      - name: b\n        image: busybox\n", "");
+    assert_eq!(
+        t.kubectl_stdin(&["apply", "-f", "-"], &one).await.ok(),
+        "deployment.apps/two configured\n"
+    );
+    let got = t
+        .kubectl(&["get", "deploy", "two", "-o", "jsonpath={.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].env}"])
+        .await
+        .ok();
+    assert_eq!(got, r#"a [{"name":"X","value":"1"}]"#);
+}

@@ -13,9 +13,10 @@
 //!   lack the `x-kubernetes-patch-merge-key` extensions, and a client that computed a strategic
 //!   merge patch from them would replace lists instead of merging them. kubectl then computes
 //!   its patch from its compiled-in types, which is what it does for every built-in kind anyway;
-//! - `/openapi/v2` is served as JSON only. kubectl asks for it in protobuf; it gets
-//!   `406 Not Acceptable` and falls back to its compiled-in types (only
-//!   `kubectl explain --output=plaintext-openapiv2` needs it and fails).
+//! - `/openapi/v2` carries the definitions in its JSON form only; its protobuf form (what
+//!   kubectl asks for) is an empty document, so kubectl falls back to its compiled-in types for
+//!   client-side apply patches and leaves the validation of `kind: List` items to the server
+//!   (only `kubectl explain --output=plaintext-openapiv2` finds nothing).
 
 use super::context::{Ctx, bytes_response};
 use super::status::{ApiError, ApiResult};
@@ -627,9 +628,52 @@ fn to_v2(v: &mut Value) {
     }
 }
 
-/// `GET /openapi/v2`: swagger 2.0 as JSON (built-in kinds only); protobuf is not served.
+/// What the protobuf form of `/openapi/v2` is sent as (the real server's choice: the media
+/// type clients ask for has an `@`, which Go's MIME parser refuses in a `Content-Type`).
+const V2_PROTOBUF: &str = "application/octet-stream";
+
+/// The protobuf form of `/openapi/v2` (gnostic's `openapi.v2.Document`): the header only,
+/// `swagger`, `info`, and empty `paths` and `definitions`.
+///
+/// kubectl reads it in two places: to validate documents the OpenAPI v3 check does not cover
+/// (`kind: List`), where a kind without a definition is left to the server's own validation
+/// (`fieldValidation=Strict`); and to compute client-side apply patches, where a kind without a
+/// definition makes it use its compiled-in types, which carry the patch strategies and merge
+/// keys these schemas lack.
+fn v2_protobuf() -> Bytes {
+    fn field(out: &mut Vec<u8>, number: u8, payload: &[u8]) {
+        out.push((number << 3) | 2);
+        let mut n = payload.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(payload);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 1, b"Kubernetes");
+    field(&mut info, 2, super::discovery::SERVER_VERSION.as_bytes());
+    let mut doc = Vec::new();
+    field(&mut doc, 1, b"2.0");
+    field(&mut doc, 2, &info);
+    field(&mut doc, 8, &[]);
+    field(&mut doc, 9, &[]);
+    Bytes::from(doc)
+}
+
+/// `GET /openapi/v2`: swagger 2.0 as JSON (built-in kinds), or its protobuf header (see
+/// [`v2_protobuf`]) for clients that ask for protobuf only.
 pub(crate) fn serve_v2(ctx: &Ctx) -> ApiResult<Response> {
     if !wants_json(ctx) {
+        let accept = ctx.header(header::ACCEPT).unwrap_or("");
+        if accept.contains("application/com.github.proto-openapi.spec.v2") {
+            return Ok(bytes_response(StatusCode::OK, v2_protobuf(), V2_PROTOBUF));
+        }
         return Err(super::negotiate::not_acceptable());
     }
     let body = V2.get_or_init(|| {

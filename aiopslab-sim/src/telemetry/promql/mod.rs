@@ -202,7 +202,7 @@ impl<'a> Engine<'a> {
         }
         let mut ev = eval::Evaluator::new(self.source, self.lookback_ms, start, end, step);
         ev.prefetch(&expr, start, end);
-        let mut out: std::collections::BTreeMap<Labels, Vec<Sample>> = Default::default();
+        let mut out: std::collections::HashMap<Labels, Vec<Sample>> = Default::default();
         let mut t = start;
         while t <= end {
             match ev.eval(&expr, t)? {
@@ -224,11 +224,12 @@ impl<'a> Engine<'a> {
             }
             t += step;
         }
-        Ok(QueryResult::Matrix(
-            out.into_iter()
-                .map(|(labels, samples)| MatrixSeries { labels, samples })
-                .collect(),
-        ))
+        let mut series: Vec<MatrixSeries> = out
+            .into_iter()
+            .map(|(labels, samples)| MatrixSeries { labels, samples })
+            .collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryResult::Matrix(series))
     }
 }
 

@@ -643,3 +643,45 @@ async fn apply_of_a_list_and_list_item_removal() {
         .ok();
     assert_eq!(got, r#"a [{"name":"X","value":"1"}]"#);
 }
+
+/// `/usr/bin/kubectl` dispatches to the kubectl matching the server (1.33); kubectl 1.32, the
+/// version the project targets, is checked directly when it is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_32_works_too() {
+    const K132: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
+    if !std::path::Path::new(K132).exists() {
+        eprintln!("{K132} not installed; skipped");
+        return;
+    }
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let applied = t
+        .kubectl_binary(K132, &["apply", "-f", "-"], Some(MANIFEST))
+        .await
+        .ok();
+    assert!(applied.contains("deployment.apps/web created"), "{applied}");
+    assert_eq!(
+        t.kubectl_binary(K132, &["create", "cm", "x", "--from-literal=a=b"], None)
+            .await
+            .ok(),
+        "configmap/x created\n"
+    );
+    let whoami = t.kubectl_binary(K132, &["auth", "whoami"], None).await.ok();
+    assert!(whoami.contains("kubernetes-admin"), "{whoami}");
+    let explain = t
+        .kubectl_binary(K132, &["explain", "deployment.spec.strategy"], None)
+        .await
+        .ok();
+    assert!(
+        explain.contains("FIELD: strategy <DeploymentStrategy>"),
+        "{explain}"
+    );
+    let table = squash(
+        &t.kubectl_binary(K132, &["get", "svc", "-n", "demo"], None)
+            .await
+            .ok(),
+    );
+    assert!(
+        table.starts_with("NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE\nweb ClusterIP 10.96."),
+        "{table}"
+    );
+}

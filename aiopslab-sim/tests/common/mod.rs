@@ -75,9 +75,25 @@ impl TestCluster {
 
     /// Runs kubectl with `kubeconfig`, no ambient configuration, a private HOME and cache.
     pub async fn kubectl_as(&self, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_binary(KUBECTL, kubeconfig, args, stdin).await
+    }
+
+    /// Runs a given kubectl binary with the admin kubeconfig.
+    pub async fn kubectl_binary(&self, binary: &str, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_binary(binary, self.cluster.admin_kubeconfig_path(), args, stdin)
+            .await
+    }
+
+    async fn run_binary(
+        &self,
+        binary: &str,
+        kubeconfig: &Path,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Run {
         let home = self.home();
         std::fs::create_dir_all(&home).expect("home");
-        let mut cmd = tokio::process::Command::new(KUBECTL);
+        let mut cmd = tokio::process::Command::new(binary);
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", &home)

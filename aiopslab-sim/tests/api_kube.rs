@@ -403,3 +403,159 @@ async fn controllers_on_a_manual_clock_are_deterministic() {
         a[1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_scale_paging_and_dry_runs() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+        "status": {"replicas": 99}
+    }))
+    .expect("deployment");
+    let created = deploys
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    assert!(created.status.is_none(), "status is not set on create");
+
+    // The status subresource changes only the status...
+    let st = deploys
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"replicas": 5}, "status": {"replicas": 2, "readyReplicas": 1}}),
+            ),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(st.spec.as_ref().and_then(|s| s.replicas), Some(2));
+    assert_eq!(st.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
+    // ... and the main resource keeps it.
+    let main = deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}, "status": {"readyReplicas": 7}})),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(main.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    assert_eq!(main.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
+
+    // Scale, as kubectl scale and autoscalers use it.
+    let scale = deploys.get_scale("web").await.expect("scale");
+    assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    assert_eq!(
+        scale.status.as_ref().and_then(|s| s.selector.clone()),
+        Some("app=web".into())
+    );
+    let scaled = deploys
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .expect("scale patch");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(4));
+    assert_eq!(
+        deploys
+            .get("web")
+            .await
+            .expect("get")
+            .spec
+            .and_then(|s| s.replicas),
+        Some(4)
+    );
+
+    // Paging with limit and continue.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..5 {
+        cms.create(&PostParams::default(), &cm(&format!("page-{i}")))
+            .await
+            .expect("create");
+    }
+    let first = cms
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("page 1");
+    assert_eq!(first.items.len(), 2);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    let token = first.metadata.continue_.clone().expect("continue token");
+    let second = cms
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .expect("page 2");
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect::<Vec<_>>(),
+        vec!["page-2", "page-3"]
+    );
+
+    // Dry runs store nothing.
+    cms.create(
+        &PostParams {
+            dry_run: true,
+            ..Default::default()
+        },
+        &cm("ghost"),
+    )
+    .await
+    .expect("dry-run create");
+    assert!(cms.get_opt("ghost").await.expect("get").is_none());
+    cms.delete(
+        "page-0",
+        &DeleteParams {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dry-run delete");
+    assert!(cms.get_opt("page-0").await.expect("get").is_some());
+
+    // Binding and eviction.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    .expect("pod");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+    let binding = http::Request::post("/api/v1/namespaces/default/pods/p/binding")
+        .header("Content-Type", "application/json")
+        .body(
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "kind-worker"}}))
+            .expect("json"),
+        )
+        .expect("request");
+    client.request_text(binding).await.expect("bind");
+    assert_eq!(
+        pods.get("p")
+            .await
+            .expect("pod")
+            .spec
+            .and_then(|s| s.node_name),
+        Some("kind-worker".into())
+    );
+    pods.evict("p", &kube::api::EvictParams::default())
+        .await
+        .expect("evict");
+    let evicted = pods.get_opt("p").await.expect("get");
+    assert!(
+        evicted.is_none_or(|p| p.metadata.deletion_timestamp.is_some()),
+        "an evicted pod is deleted (gracefully)"
+    );
+}

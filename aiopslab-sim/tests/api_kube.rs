@@ -559,3 +559,20 @@ async fn status_scale_paging_and_dry_runs() {
         "an evicted pod is deleted (gracefully)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_cluster_stops_answering() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.list(&ListParams::default()).await.expect("served");
+    let TestCluster { cluster, dir: _dir } = t;
+    cluster.shutdown().await;
+    let after = tokio::time::timeout(Duration::from_secs(10), cms.list(&ListParams::default()))
+        .await
+        .expect("fails fast");
+    assert!(
+        after.is_err(),
+        "a kept-alive connection must not outlive the cluster"
+    );
+}

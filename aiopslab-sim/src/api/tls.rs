@@ -100,10 +100,13 @@ fn make_tls() -> Result<ServingTls, String> {
 }
 
 /// Serves `router` over TLS on `listener` until the task is aborted. Each connection is
-/// HTTP/1.1 with upgrades (WebSocket exec).
+/// HTTP/1.1 with upgrades (WebSocket exec). Connections belong to the serving task: aborting
+/// it closes them too, so a stopped cluster stops answering kept-alive clients.
 pub async fn serve(listener: TcpListener, router: Router, tls: Arc<rustls::ServerConfig>) {
     let acceptor = TlsAcceptor::from(tls);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let (tcp, _) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
@@ -114,7 +117,7 @@ pub async fn serve(listener: TcpListener, router: Router, tls: Arc<rustls::Serve
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else {
                 return;
             };

@@ -148,6 +148,19 @@ pub(crate) fn create_object(
         ));
     }
     strip_server_fields(rtype, &mut obj);
+    if crd::is_crd(rtype)
+        && let Some(group) = obj.pointer("/spec/group").and_then(Value::as_str)
+        && ctx.state.policy().hides_group(&ctx.user, group)
+    {
+        // The agent may not define kinds in a group it may not use.
+        let name = meta_str(&obj, "name").unwrap_or("").to_string();
+        let attrs = crate::auth::Attributes::resource("create", group, "*", None, None);
+        return Err(ApiError::forbidden(
+            &rtype.key(),
+            &name,
+            crate::auth::forbidden_message(&ctx.user, &attrs),
+        ));
+    }
     let warnings = validate::fields(ctx, rtype, &mut obj)?;
     validate::name(rtype, &obj)?;
     if crd::is_crd(rtype) {

@@ -576,3 +576,33 @@ async fn a_stopped_cluster_stops_answering() {
         "a kept-alive connection must not outlive the cluster"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_list_watch_sends_initial_events_then_changes() {
+    let t = TestCluster::start_with(|c| c.with_controllers(false)).await;
+    let client = client_for(t.cluster.admin_kubeconfig_path()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("before"))
+        .await
+        .expect("create");
+    let stream = watcher(cms.clone(), watcher::Config::default().streaming_lists())
+        .default_backoff()
+        .applied_objects()
+        .map_ok(|cm| cm.metadata.name.unwrap_or_default());
+    let collected = tokio::spawn(async move {
+        stream
+            .take(2)
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("events")
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cms.create(&PostParams::default(), &cm("after"))
+        .await
+        .expect("create");
+    let names = tokio::time::timeout(Duration::from_secs(10), collected)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!(names, vec!["before", "after"]);
+}

@@ -24,6 +24,8 @@ fn process(service: &str, pod: &str) -> Process {
     }
 }
 
+// One argument per span field keeps the fixtures readable.
+#[allow(clippy::too_many_arguments)]
 fn span(
     trace: &str,
     id: &str,

@@ -382,7 +382,7 @@ fn parse_iso(s: &str) -> Option<i64> {
 fn date_math(mut t: i64, mut expr: &str) -> Option<i64> {
     while !expr.is_empty() {
         let op = expr.chars().next()?;
-        expr = &expr[1..];
+        expr = &expr[op.len_utf8()..];
         let digits = expr
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(expr.len());
@@ -716,6 +716,7 @@ mod tests {
         assert_eq!(parse_iso("1970-01-01T00:00:01Z"), Some(1000));
         assert_eq!(parse_iso("1970-01-02"), Some(86_400_000));
         assert_eq!(date_math(90_000, "-1m/m"), Some(0));
+        assert_eq!(date_math(0, "€1m"), None);
         assert_eq!(
             analyze("GET /hotels?inDate=2015"),
             vec!["get", "hotels", "indate", "2015"]

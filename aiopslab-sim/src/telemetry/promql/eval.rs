@@ -61,8 +61,6 @@ pub(crate) struct Evaluator<'a> {
     start: i64,
     end: i64,
     cache: HashMap<usize, Vec<Fetched>>,
-    #[allow(dead_code)]
-    step: i64,
 }
 
 pub(crate) fn millis(d: &Duration) -> i64 {
@@ -82,20 +80,13 @@ fn key(vs: &VectorSelector) -> usize {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(
-        source: &'a dyn MetricSource,
-        lookback: i64,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> Self {
+    pub fn new(source: &'a dyn MetricSource, lookback: i64, start: i64, end: i64) -> Self {
         Evaluator {
             source,
             lookback,
             start,
             end,
             cache: HashMap::new(),
-            step,
         }
     }
 

@@ -138,7 +138,7 @@ impl<'a> Engine<'a> {
     /// An instant query at `time` (Unix ms).
     pub fn instant(&self, query: &str, time: i64) -> Result<QueryResult, QueryError> {
         let expr = parse(query)?;
-        let mut ev = eval::Evaluator::new(self.source, self.lookback_ms, time, time, 0);
+        let mut ev = eval::Evaluator::new(self.source, self.lookback_ms, time, time);
         ev.prefetch(&expr, time, time);
         let v = ev.eval(&expr, time)?;
         Ok(match v {
@@ -200,7 +200,7 @@ impl<'a> Engine<'a> {
                 )));
             }
         }
-        let mut ev = eval::Evaluator::new(self.source, self.lookback_ms, start, end, step);
+        let mut ev = eval::Evaluator::new(self.source, self.lookback_ms, start, end);
         ev.prefetch(&expr, start, end);
         let mut out: std::collections::HashMap<Labels, Vec<Sample>> = Default::default();
         let mut t = start;

@@ -168,7 +168,11 @@ impl Cluster {
     }
 
     /// A dynamic API for a resolved resource in `namespace` (`None`: cluster-wide).
-    pub fn dynamic_api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    pub fn dynamic_api(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+    ) -> Api<DynamicObject> {
         match namespace {
             Some(ns) => Api::namespaced_with(self.client(), ns, resource),
             None => Api::all_with(self.client(), resource),
@@ -176,7 +180,11 @@ impl Cluster {
     }
 
     /// Reads and applies a manifest file or directory (see [`manifest::read_manifests`]).
-    pub async fn apply_path(&self, path: &Path, options: &ApplyOptions) -> Result<Vec<AppliedObject>> {
+    pub async fn apply_path(
+        &self,
+        path: &Path,
+        options: &ApplyOptions,
+    ) -> Result<Vec<AppliedObject>> {
         let objects = manifest::read_manifests(path)?;
         self.apply_objects(objects, options).await
     }
@@ -217,7 +225,10 @@ impl Cluster {
                 let spec = &o.object.data["spec"];
                 (
                     spec["group"].as_str().unwrap_or_default().to_string(),
-                    spec["names"]["kind"].as_str().unwrap_or_default().to_string(),
+                    spec["names"]["kind"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                 )
             })
             .collect();
@@ -296,15 +307,15 @@ impl Cluster {
     }
 
     fn check_namespace(&self, o: &ManifestObject, options: &ApplyOptions) -> Result<()> {
-        if let (Some(own), Some(target)) = (o.namespace(), options.namespace.as_deref()) {
-            if own != target {
-                return Err(K8sError::Manifest {
-                    location: o.location(),
-                    message: format!(
-                        "the manifest puts it in namespace {own:?} but it is being applied into {target:?}; remove metadata.namespace from the manifest or apply it into {own:?}"
-                    ),
-                });
-            }
+        if let (Some(own), Some(target)) = (o.namespace(), options.namespace.as_deref())
+            && own != target
+        {
+            return Err(K8sError::Manifest {
+                location: o.location(),
+                message: format!(
+                    "the manifest puts it in namespace {own:?} but it is being applied into {target:?}; remove metadata.namespace from the manifest or apply it into {own:?}"
+                ),
+            });
         }
         Ok(())
     }

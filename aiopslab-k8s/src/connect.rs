@@ -108,11 +108,10 @@ impl ClusterTarget {
     /// `~/.kube/config`. Call this only when the user asked for their own cluster (and then
     /// name the context); nothing in this crate calls it.
     pub fn user_kubeconfig_path() -> Option<PathBuf> {
-        if let Some(paths) = std::env::var_os("KUBECONFIG") {
-            if let Some(first) = std::env::split_paths(&paths).find(|p| !p.as_os_str().is_empty())
-            {
-                return Some(first);
-            }
+        if let Some(paths) = std::env::var_os("KUBECONFIG")
+            && let Some(first) = std::env::split_paths(&paths).find(|p| !p.as_os_str().is_empty())
+        {
+            return Some(first);
         }
         std::env::var_os("HOME").map(|home| Path::new(&home).join(".kube").join("config"))
     }
@@ -201,7 +200,12 @@ fn choose_context(path: &Path, file: &Kubeconfig, wanted: Option<&str>) -> Resul
 }
 
 /// Turns a failed first request into the error that says what to check.
-fn probe_error(error: kube::Error, server: &str, context: &str) -> K8sError {
+fn probe_error(
+    error: kube::Error,
+    server: &str,
+    context: &str,
+    connect_timeout: Duration,
+) -> K8sError {
     match &error {
         kube::Error::Api(status) if status.code == 401 || status.code == 403 => {
             K8sError::Unauthorized {
@@ -222,6 +226,16 @@ fn probe_error(error: kube::Error, server: &str, context: &str) -> K8sError {
         _ => {
             let message = error_chain(&error);
             let lower = message.to_lowercase();
+            if lower.contains("deadline has elapsed") {
+                return K8sError::Unreachable {
+                    server: server.to_string(),
+                    context: context.to_string(),
+                    message: format!(
+                        "no answer within {} s (the connect timeout: TCP connect and TLS handshake)",
+                        secs(connect_timeout)
+                    ),
+                };
+            }
             if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
             {
                 K8sError::Tls {
@@ -275,36 +289,37 @@ impl Cluster {
         if let Some(ns) = &target.namespace {
             config.default_namespace = ns.clone();
         }
-        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
         let default_namespace = config.default_namespace.clone();
-        let client = build_client(config, target.max_retries).map_err(|message| {
-            K8sError::Kubeconfig {
+        let client =
+            build_client(config, target.max_retries).map_err(|message| K8sError::Kubeconfig {
                 path: path.clone(),
                 message,
-            }
-        })?;
+            })?;
 
-        let version = match tokio::time::timeout(target.probe_timeout, client.apiserver_version())
-            .await
-        {
-            Ok(Ok(v)) => ServerInfo {
-                major: v.major,
-                minor: v.minor,
-                git_version: v.git_version,
-                platform: v.platform,
-            },
-            Ok(Err(e)) => return Err(probe_error(e, &server, &context)),
-            Err(_) => {
-                return Err(K8sError::Unreachable {
-                    server,
-                    context,
-                    message: format!(
-                        "no answer within {:.1} s",
-                        target.probe_timeout.as_secs_f64()
-                    ),
-                });
-            }
-        };
+        let version =
+            match tokio::time::timeout(target.probe_timeout, client.apiserver_version()).await {
+                Ok(Ok(v)) => ServerInfo {
+                    major: v.major,
+                    minor: v.minor,
+                    git_version: v.git_version,
+                    platform: v.platform,
+                },
+                Ok(Err(e)) => {
+                    return Err(probe_error(e, &server, &context, target.connect_timeout));
+                }
+                Err(_) => {
+                    return Err(K8sError::Unreachable {
+                        server,
+                        context,
+                        message: format!("no answer within {} s", secs(target.probe_timeout)),
+                    });
+                }
+            };
         tracing::debug!(%server, %context, version = %version.git_version, "connected");
         Ok(Cluster {
             client,
@@ -396,6 +411,16 @@ impl Cluster {
                 secs: self.info.request_timeout.as_secs(),
             }),
         }
+    }
+}
+
+/// Seconds as people write them: `3`, `1.5`.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
     }
 }
 

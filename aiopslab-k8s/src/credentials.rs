@@ -307,7 +307,12 @@ impl Cluster {
         let mut cluster = serde_json::Map::new();
         cluster.insert(
             "server".into(),
-            json!(entry.server.clone().unwrap_or_else(|| self.server_url().to_string())),
+            json!(
+                entry
+                    .server
+                    .clone()
+                    .unwrap_or_else(|| self.server_url().to_string())
+            ),
         );
         if let Some(data) = &entry.certificate_authority_data {
             cluster.insert("certificate-authority-data".into(), json!(data));
@@ -349,7 +354,12 @@ impl Cluster {
     }
 
     /// Writes [`Cluster::agent_kubeconfig_yaml`] to `path` (mode 0600).
-    pub fn write_agent_kubeconfig(&self, grant: &AgentGrant, token: &str, path: &Path) -> Result<()> {
+    pub fn write_agent_kubeconfig(
+        &self,
+        grant: &AgentGrant,
+        token: &str,
+        path: &Path,
+    ) -> Result<()> {
         let text = self.agent_kubeconfig_yaml(grant, token)?;
         let io = |source| K8sError::Io {
             path: path.to_path_buf(),
@@ -414,10 +424,10 @@ impl Cluster {
             )
             .await?;
         for ns in namespaces.items {
-            if let Some(name) = ns.metadata.name {
-                if self.delete_namespace(&name, timeout).await? {
-                    deleted += 1;
-                }
+            if let Some(name) = ns.metadata.name
+                && self.delete_namespace(&name, timeout).await?
+            {
+                deleted += 1;
             }
         }
         Ok(deleted)
@@ -425,7 +435,11 @@ impl Cluster {
 
     /// Deletes every object of kind `K` matching `selector`; `api_for(namespace)` gives the
     /// API to delete one object with (the namespace is empty for cluster-scoped kinds).
-    async fn delete_labelled<K>(&self, selector: &str, api_for: impl Fn(&str) -> Api<K>) -> Result<usize>
+    async fn delete_labelled<K>(
+        &self,
+        selector: &str,
+        api_for: impl Fn(&str) -> Api<K>,
+    ) -> Result<usize>
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     {

@@ -129,7 +129,10 @@ impl fmt::Display for Problem {
                         write!(f, "\n    {line}")?;
                     }
                 }
-                write!(f, "\nFix the container's command, configuration or dependencies")
+                write!(
+                    f,
+                    "\nFix the container's command, configuration or dependencies"
+                )
             }
             Problem::Unschedulable { pod, message } => write!(
                 f,
@@ -348,42 +351,40 @@ pub(crate) fn judge_pod(
         if let Some(pvc) = claims
             .iter()
             .find(|c| c.metadata.name.as_deref() == Some(&claim))
+            && let Some(problem) = judge_claim(pvc, events, Some(&name))
         {
-            if let Some(problem) = judge_claim(pvc, events, Some(&name)) {
-                return PodVerdict::Problem(problem);
-            }
+            return PodVerdict::Problem(problem);
         }
     }
-    if let Some(sched) = condition(pod, "PodScheduled").filter(|c| c.status == "False") {
-        if sched.reason.as_deref() == Some("Unschedulable") {
-            // An unbound claim is the cause, not the nodes: wait for it (the claim's own
-            // warnings were judged above).
-            // A missing claim is left to the scheduler's message below.
-            for claim in pod_claims(pod) {
-                let Some(pvc) = claims
-                    .iter()
-                    .find(|c| c.metadata.name.as_deref() == Some(&claim))
-                else {
-                    continue;
-                };
-                if pvc.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound") {
-                    return PodVerdict::Waiting(format!(
-                        "pod {name}: waiting for PersistentVolumeClaim {claim} to be bound"
-                    ));
-                }
-            }
-            // A cluster autoscaler adding a node will fix it.
-            if pod_events
+    if let Some(sched) = condition(pod, "PodScheduled").filter(|c| c.status == "False")
+        && sched.reason.as_deref() == Some("Unschedulable")
+    {
+        // An unbound claim is the cause, not the nodes: wait for it (the claim's own
+        // warnings were judged above). A missing claim is left to the scheduler's message.
+        for claim in pod_claims(pod) {
+            let Some(pvc) = claims
                 .iter()
-                .any(|e| e.reason.as_deref() == Some("TriggeredScaleUp"))
-            {
-                return PodVerdict::Waiting(format!("pod {name}: waiting for a new node"));
+                .find(|c| c.metadata.name.as_deref() == Some(&claim))
+            else {
+                continue;
+            };
+            if pvc.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound") {
+                return PodVerdict::Waiting(format!(
+                    "pod {name}: waiting for PersistentVolumeClaim {claim} to be bound"
+                ));
             }
-            let message = latest_message(&pod_events, "FailedScheduling")
-                .or_else(|| sched.message.clone())
-                .unwrap_or_else(|| "no node fits".into());
-            return PodVerdict::Problem(Problem::Unschedulable { pod: name, message });
         }
+        // A cluster autoscaler adding a node will fix it.
+        if pod_events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("TriggeredScaleUp"))
+        {
+            return PodVerdict::Waiting(format!("pod {name}: waiting for a new node"));
+        }
+        let message = latest_message(&pod_events, "FailedScheduling")
+            .or_else(|| sched.message.clone())
+            .unwrap_or_else(|| "no node fits".into());
+        return PodVerdict::Problem(Problem::Unschedulable { pod: name, message });
     }
     PodVerdict::Waiting(format!("pod {name}: {}", pod_wait_reason(pod)))
 }

@@ -167,7 +167,10 @@ pub enum K8sError {
         message: String,
     },
     /// A command run with exec could not be run or gave no exit status.
-    #[error("exec in pod {namespace}/{pod}{}: {message}", container_suffix(container))]
+    #[error(
+        "exec in pod {namespace}/{pod}{}: {message}",
+        container_suffix(container)
+    )]
     Exec {
         /// The namespace.
         namespace: String,
@@ -210,7 +213,9 @@ fn container_suffix(container: &Option<String>) -> String {
 fn api_hint(code: u16) -> &'static str {
     match code {
         401 => " (the credentials were not accepted: refresh the kubeconfig)",
-        403 => " (the credentials lack the RBAC rights for this: use the admin kubeconfig or grant them)",
+        403 => {
+            " (the credentials lack the RBAC rights for this: use the admin kubeconfig or grant them)"
+        }
         404 => " (it does not exist: check the name and namespace)",
         409 => " (the object changed or exists already: read it again and retry)",
         422 => " (the object is invalid: fix the fields named above)",
@@ -292,7 +297,10 @@ mod tests {
             message: "deployments.apps \"geo\" not found".into(),
         };
         assert!(e.is_not_found());
-        assert!(e.to_string().ends_with("(it does not exist: check the name and namespace)"));
+        assert!(
+            e.to_string()
+                .ends_with("(it does not exist: check the name and namespace)")
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct ManifestObject {
     pub document: usize,
     /// Item number inside a `kind: List` document, from 1.
     pub item: Option<usize>,
-    /// First line of the document, from 1.
+    /// First line of the document's content, from 1.
     pub line: usize,
     /// The object's group, version and kind.
     pub gvk: GroupVersionKind,
@@ -69,22 +69,23 @@ fn document_location(source: &str, document: usize, line: usize) -> String {
     format!("{source}, document {document} (line {line})")
 }
 
-/// Splits a YAML stream into documents: `(first line from 1, text)`. A document's text keeps
-/// its `---` marker line; the text is padded with empty lines so that parser errors carry
+/// Splits a YAML stream into documents: `(first line of content from 1, text)`. The text
+/// keeps its `---` marker line and is padded with empty lines, so that parser errors carry
 /// line numbers of the whole file.
 fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut docs: Vec<(usize, String)> = Vec::new();
     let mut current = String::new();
     let mut start = 1;
     let push = |start: usize, body: &mut String, docs: &mut Vec<(usize, String)>| {
-        let meaningful = body.lines().any(|l| {
-            let t = l.trim();
-            !(t.is_empty() || t.starts_with('#') || t.starts_with('%') || t == "---")
+        let first = body.lines().position(|l| {
+            // A bare marker (`---`, `--- # comment`) is not content; `--- {a: 1}` is.
+            let t = l.strip_prefix("---").unwrap_or(l).trim();
+            !(t.is_empty() || t.starts_with('#') || t.starts_with('%'))
         });
-        if meaningful {
+        if let Some(offset) = first {
             let mut padded = "\n".repeat(start - 1);
             padded.push_str(body);
-            docs.push((start, padded));
+            docs.push((start + offset, padded));
         }
         body.clear();
     };
@@ -248,7 +249,9 @@ fn to_object(
         ));
     }
     let (group, version) = split_api_version(&api_version);
-    if version.is_empty() || version.contains('/') || (api_version.contains('/') && group.is_empty())
+    if version.is_empty()
+        || version.contains('/')
+        || (api_version.contains('/') && group.is_empty())
     {
         return Err(bad(
             &location,
@@ -272,6 +275,12 @@ fn to_object(
     for key in SERVER_METADATA {
         meta_map.remove(*key);
     }
+    if let Some(other) = meta_map.get("name").filter(|v| !v.is_string()) {
+        return Err(bad(
+            &location,
+            format!("`metadata.name` must be a string, but it reads as {other}; quote it"),
+        ));
+    }
     let name = meta_map.get("name").and_then(Value::as_str).unwrap_or("");
     if name.is_empty() {
         let hint = if meta_map.contains_key("generateName") {
@@ -286,8 +295,12 @@ fn to_object(
     }
     location.push_str(&format!(" {name}"));
     drop_nulls(&mut value);
-    let object: DynamicObject = serde_json::from_value(value)
-        .map_err(|e| bad(&location, format!("the object does not fit the Kubernetes object shape: {e}")))?;
+    let object: DynamicObject = serde_json::from_value(value).map_err(|e| {
+        bad(
+            &location,
+            format!("the object does not fit the Kubernetes object shape: {e}"),
+        )
+    })?;
     Ok(ManifestObject {
         source: source.to_string(),
         document,
@@ -363,8 +376,16 @@ pub fn apply_rank(gvk: &GroupVersionKind) -> u8 {
         "ServiceAccount" | "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => 5,
         "Service" | "Endpoints" | "EndpointSlice" | "IngressClass" | "Ingress"
         | "NetworkPolicy" => 6,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
-        | "Pod" | "Job" | "CronJob" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 7,
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Pod"
+        | "Job"
+        | "CronJob"
+        | "HorizontalPodAutoscaler"
+        | "PodDisruptionBudget" => 7,
         _ => 8,
     }
 }
@@ -384,13 +405,18 @@ mod tests {
     fn documents_skip_empty_ones_and_keep_lines() {
         let objs = parse_manifests("m.yaml", MULTI).unwrap();
         assert_eq!(objs.len(), 2);
-        assert_eq!(objs[0].location(), "m.yaml, document 1 (line 2), Namespace demo");
-        assert_eq!(objs[1].location(), "m.yaml, document 2 (line 8), Deployment web");
+        assert_eq!(
+            objs[0].location(),
+            "m.yaml, document 1 (line 3), Namespace demo"
+        );
+        assert_eq!(
+            objs[1].location(),
+            "m.yaml, document 2 (line 9), Deployment web"
+        );
         assert_eq!(objs[1].gvk.group, "apps");
         let data = &objs[1].object.data;
         assert_eq!(
-            data["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
-            420,
+            data["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"], 420,
             "YAML 1.1 octal like kubectl"
         );
         assert!(data.get("status").is_none());
@@ -403,7 +429,7 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [b\n";
         let err = parse_manifests("bad.yaml", text).unwrap_err().to_string();
         assert!(
-            err.starts_with("bad.yaml, document 2 (line 5): not valid YAML"),
+            err.starts_with("bad.yaml, document 2 (line 6): not valid YAML"),
             "{err}"
         );
         assert!(err.contains("line 9") || err.contains("line 10"), "{err}");
@@ -425,11 +451,26 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("generateName works only with create"), "{err}");
-        let err = parse_manifests("x.yaml", "- a\n- b\n").unwrap_err().to_string();
-        assert!(err.contains("this one is a list"), "{err}");
-        let err = parse_manifests("x.yaml", "apiVersion: /v1\nkind: Pod\nmetadata: {name: a}\n")
+        let err = parse_manifests(
+            "x.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: no}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "x.yaml, document 1 (line 1), Namespace: `metadata.name` must be a string, but it reads as false; quote it"
+        );
+        let err = parse_manifests("x.yaml", "- a\n- b\n")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("this one is a list"), "{err}");
+        let err = parse_manifests(
+            "x.yaml",
+            "apiVersion: /v1\nkind: Pod\nmetadata: {name: a}\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("is not of the form"), "{err}");
     }
 
@@ -438,16 +479,19 @@ mod tests {
         let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: b}\n";
         let objs = parse_manifests("l.yaml", text).unwrap();
         assert_eq!(objs.len(), 2);
-        assert_eq!(objs[1].location(), "l.yaml, document 1 (line 1) item 2, Secret b");
+        assert_eq!(
+            objs[1].location(),
+            "l.yaml, document 1 (line 1) item 2, Secret b"
+        );
     }
 
     #[test]
     fn apply_order_is_stable_within_a_rank() {
-        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c1}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\napiVersion: chaos-mesh.org/v1alpha1\nkind: PodChaos\nmetadata: {name: p}\n";
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c1}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\napiVersion: chaos-mesh.org/v1alpha1\nkind: PodChaos\nmetadata: {name: p}\n";
         let mut objs = parse_manifests("o.yaml", text).unwrap();
         sort_for_apply(&mut objs);
         let names: Vec<&str> = objs.iter().map(|o| o.name()).collect();
-        assert_eq!(names, vec!["n", "c2", "c1", "s", "d", "p"]);
+        assert_eq!(names, vec!["ns", "c2", "c1", "s", "d", "p"]);
     }
 
     #[test]

@@ -80,9 +80,11 @@ impl Cluster {
             Err(e) if e.is_not_found() => return Ok(true),
             Err(e) => return Err(e),
         }
-        let waited =
-            tokio::time::timeout(timeout, await_condition(api.clone(), name, conditions::is_deleted(&uid)))
-                .await;
+        let waited = tokio::time::timeout(
+            timeout,
+            await_condition(api.clone(), name, conditions::is_deleted(&uid)),
+        )
+        .await;
         match waited {
             Ok(Ok(_)) => Ok(true),
             Ok(Err(e)) => Err(K8sError::Watch {

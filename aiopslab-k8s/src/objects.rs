@@ -95,7 +95,8 @@ impl Cluster {
         let name = object.meta().name.clone().unwrap_or_default();
         self.call(
             format!("create {} {namespace}/{name}", kind_of::<K>()),
-            self.api::<K>(namespace).create(&PostParams::default(), object),
+            self.api::<K>(namespace)
+                .create(&PostParams::default(), object),
         )
         .await
     }
@@ -115,11 +116,8 @@ impl Cluster {
     {
         self.call(
             format!("patch {} {namespace}/{name}", kind_of::<K>()),
-            self.api::<K>(namespace).patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            ),
+            self.api::<K>(namespace)
+                .patch(name, &PatchParams::default(), &Patch::Merge(patch)),
         )
         .await
     }
@@ -244,8 +242,11 @@ impl Cluster {
             ScaleKind::Deployment => {
                 self.call(
                     format!("scale deployment {namespace}/{name} to {replicas}"),
-                    self.api::<Deployment>(namespace)
-                        .patch_scale(name, &params, &Patch::Merge(&patch)),
+                    self.api::<Deployment>(namespace).patch_scale(
+                        name,
+                        &params,
+                        &Patch::Merge(&patch),
+                    ),
                 )
                 .await?;
             }

@@ -39,9 +39,11 @@ use kube::core::{DynamicObject, GroupVersionKind, Resource};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// How far a wait has got.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,6 +90,10 @@ pub struct WaitOptions {
     pub timeout: Duration,
     /// How many log lines of a crash-looping container go into the error (default 20).
     pub log_lines: i64,
+    /// How long a pod must have been Ready before it counts (default 0.5 s), so that a
+    /// container that crashes right after starting is caught; zero disables. Pods that were
+    /// Ready long before the wait began count at once.
+    pub settle: Duration,
     on_progress: Option<ProgressFn>,
 }
 
@@ -96,6 +102,7 @@ impl fmt::Debug for WaitOptions {
         f.debug_struct("WaitOptions")
             .field("timeout", &self.timeout)
             .field("log_lines", &self.log_lines)
+            .field("settle", &self.settle)
             .field("on_progress", &self.on_progress.is_some())
             .finish()
     }
@@ -107,8 +114,15 @@ impl WaitOptions {
         WaitOptions {
             timeout,
             log_lines: 20,
+            settle: Duration::from_millis(500),
             on_progress: None,
         }
+    }
+
+    /// Sets how long a pod must have been Ready before it counts.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     /// Calls `f` whenever the progress changes (and once at the end).
@@ -201,6 +215,56 @@ pub fn selector_string(selector: &LabelSelector) -> String {
     parts.join(",")
 }
 
+/// When each Ready pod (by uid) was first seen Ready, to require [`WaitOptions::settle`].
+struct Settle {
+    window: Duration,
+    since: HashMap<String, Instant>,
+    first: bool,
+}
+
+impl Settle {
+    /// Records a Ready pod; returns when it counts as settled.
+    fn ready(&mut self, pod: &Pod, seen: &mut HashSet<String>) -> Instant {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        seen.insert(uid.clone());
+        let now = Instant::now();
+        let first = self.first;
+        let window = self.window;
+        let since = *self.since.entry(uid).or_insert_with(|| {
+            // Ready long before the wait began (the timestamps have second precision).
+            let long_ago = first
+                && ready_transition(pod).is_some_and(|t| {
+                    jiff::Timestamp::now().duration_since(t).as_secs_f64()
+                        >= window.as_secs_f64() + 1.0
+                });
+            if long_ago {
+                now.checked_sub(window).unwrap_or(now)
+            } else {
+                now
+            }
+        });
+        since + window
+    }
+
+    /// Forgets pods that are no longer Ready.
+    fn keep(&mut self, seen: &HashSet<String>) {
+        self.since.retain(|uid, _| seen.contains(uid));
+        self.first = false;
+    }
+}
+
+fn ready_transition(pod: &Pod) -> Option<jiff::Timestamp> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0)
+}
+
 /// The watch caches of one wait.
 struct Caches {
     pods: Store<Pod>,
@@ -225,12 +289,21 @@ fn sorted<K: Resource>(items: Vec<Arc<K>>) -> Vec<Arc<K>> {
 }
 
 impl Caches {
-    fn evaluate(&self, scope: &Scope) -> Outcome {
+    /// Judges everything; with `settle`, also returns when to judge again for pods that
+    /// are Ready but not for long enough.
+    fn evaluate(
+        &self,
+        scope: &Scope,
+        mut settle: Option<&mut Settle>,
+    ) -> (Outcome, Option<Instant>) {
         let events = self.events.state();
         let events: Vec<&Event> = events.iter().map(|e| e.as_ref()).collect();
         let claims = self.claims.state();
         let claims: Vec<&PersistentVolumeClaim> = claims.iter().map(|c| c.as_ref()).collect();
         let mut progress = Progress::default();
+        let mut seen = HashSet::new();
+        let mut recheck: Option<Instant> = None;
+        let now = Instant::now();
 
         let mut workloads: Vec<WorkloadVerdict> = Vec::new();
         if let Some(store) = &self.deployments {
@@ -260,11 +333,21 @@ impl Caches {
         // Pod problems first: they carry the most precise reason.
         for pod in sorted(self.pods.state()) {
             match judge_pod(&pod, &events, &claims) {
-                PodVerdict::Problem(p) => return Outcome::Problem(p),
+                PodVerdict::Problem(p) => return (Outcome::Problem(p), None),
                 PodVerdict::Ignore => {}
                 PodVerdict::Ready => {
                     progress.pods_total += 1;
-                    progress.pods_ready += 1;
+                    let settled_at = settle.as_mut().map(|s| s.ready(&pod, &mut seen));
+                    match settled_at {
+                        Some(at) if at > now => {
+                            recheck = Some(recheck.map_or(at, |r| r.min(at)));
+                            progress.waiting_for.push(format!(
+                                "pod {}: Ready only just now",
+                                pod.metadata.name.as_deref().unwrap_or_default()
+                            ));
+                        }
+                        _ => progress.pods_ready += 1,
+                    }
                 }
                 PodVerdict::Waiting(why) => {
                     progress.pods_total += 1;
@@ -275,18 +358,21 @@ impl Caches {
                 }
             }
         }
+        if let Some(s) = settle {
+            s.keep(&seen);
+        }
         for w in workloads {
             progress.workloads_total += 1;
             match w {
                 WorkloadVerdict::Ready => progress.workloads_ready += 1,
                 WorkloadVerdict::Waiting(why) => progress.waiting_for.push(why),
-                WorkloadVerdict::Problem(p) => return Outcome::Problem(p),
+                WorkloadVerdict::Problem(p) => return (Outcome::Problem(p), None),
             }
         }
         if progress.is_ready() {
-            Outcome::Ready(progress)
+            (Outcome::Ready(progress), None)
         } else {
-            Outcome::Waiting(progress)
+            (Outcome::Waiting(progress), recheck)
         }
     }
 }
@@ -364,7 +450,8 @@ impl Cluster {
             }
             Scope::Job(name) => Some(format!("job-name={name}")),
         };
-        let by_name = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let by_name =
+            |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
         let mut streams = Vec::new();
         let mut pod_config = watcher::Config::default();
         if let Some(sel) = &pod_selector {
@@ -438,12 +525,22 @@ impl Cluster {
         let mut synced = vec![false; streams.len()];
         let mut merged = futures::stream::select_all(streams).ready_chunks(256);
         let mut last: Option<Progress> = None;
+        // A Job's pods need not be Ready, so there is nothing to settle.
+        let mut settle =
+            (!options.settle.is_zero() && !matches!(scope, Scope::Job(_))).then(|| Settle {
+                window: options.settle,
+                since: HashMap::new(),
+                first: true,
+            });
+        let mut recheck: Option<Instant> = None;
         loop {
+            let wake = recheck.unwrap_or(deadline).min(deadline);
             let batch = tokio::select! {
                 batch = merged.next() => batch,
+                _ = tokio::time::sleep_until(wake), if recheck.is_some() && wake < deadline => Some(Vec::new()),
                 _ = tokio::time::sleep_until(deadline) => {
                     let waiting_for = if synced.iter().all(|s| *s) {
-                        match caches.evaluate(&scope) {
+                        match caches.evaluate(&scope, settle.as_mut()).0 {
                             Outcome::Waiting(p) | Outcome::Ready(p) => p.waiting_for,
                             Outcome::Problem(p) => vec![p.to_string()],
                         }
@@ -471,7 +568,10 @@ impl Cluster {
                     Signal::Failed(i, error) => {
                         if let Some(code) = fatal_code(&error) {
                             return Err(K8sError::Watch {
-                                action: format!("watch {} in namespace {namespace}", source_name(i)),
+                                action: format!(
+                                    "watch {} in namespace {namespace}",
+                                    source_name(i)
+                                ),
                                 code,
                                 message: error.to_string(),
                             });
@@ -483,7 +583,9 @@ impl Cluster {
             if !synced.iter().all(|s| *s) {
                 continue;
             }
-            match caches.evaluate(&scope) {
+            let (outcome, again) = caches.evaluate(&scope, settle.as_mut());
+            recheck = again;
+            match outcome {
                 Outcome::Ready(progress) => {
                     options.report(&progress);
                     let job = caches
@@ -529,10 +631,16 @@ impl Cluster {
             previous: true,
             ..LogOptions::default()
         };
-        let mut text = self.logs(namespace, &pod, &options).await.unwrap_or_default();
+        let mut text = self
+            .logs(namespace, &pod, &options)
+            .await
+            .unwrap_or_default();
         if text.trim().is_empty() {
             options.previous = false;
-            text = self.logs(namespace, &pod, &options).await.unwrap_or_default();
+            text = self
+                .logs(namespace, &pod, &options)
+                .await
+                .unwrap_or_default();
         }
         let all: Vec<String> = text.lines().map(str::to_string).collect();
         let skip = all.len().saturating_sub(lines.max(0) as usize);
@@ -571,9 +679,7 @@ impl Cluster {
             None => format!("{kind} {name} to have condition {condition}=True"),
         };
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let mut stream = watcher::watcher(api, config)
-            .default_backoff()
-            .boxed();
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut current: Option<DynamicObject> = None;
         loop {

@@ -202,6 +202,7 @@ fn choose_context(path: &Path, file: &Kubeconfig, wanted: Option<&str>) -> Resul
 /// Turns a failed first request into the error that says what to check.
 fn probe_error(
     error: kube::Error,
+    path: &Path,
     server: &str,
     context: &str,
     connect_timeout: Duration,
@@ -217,7 +218,7 @@ fn probe_error(
         }
         kube::Error::Api(_) => K8sError::api(format!("GET {server}/version"), error),
         kube::Error::Auth(_) => K8sError::Kubeconfig {
-            path: PathBuf::new(),
+            path: path.to_path_buf(),
             message: format!(
                 "the credentials of context {context:?} could not be obtained: {}",
                 error_chain(&error)
@@ -258,6 +259,9 @@ impl Cluster {
     /// Reads the kubeconfig, builds a client for the chosen context, and asks the server for
     /// its version. Fails within about [`ClusterTarget::probe_timeout`] when the server cannot
     /// be reached, naming the server URL.
+    ///
+    /// The client's request buffer runs as a task on the Tokio runtime that calls `connect`:
+    /// use the `Cluster` on that runtime.
     pub async fn connect(target: &ClusterTarget) -> Result<Cluster> {
         crate::tls::install_crypto_provider();
         let path = &target.kubeconfig;
@@ -310,7 +314,13 @@ impl Cluster {
                     platform: v.platform,
                 },
                 Ok(Err(e)) => {
-                    return Err(probe_error(e, &server, &context, target.connect_timeout));
+                    return Err(probe_error(
+                        e,
+                        path,
+                        &server,
+                        &context,
+                        target.connect_timeout,
+                    ));
                 }
                 Err(_) => {
                     return Err(K8sError::Unreachable {

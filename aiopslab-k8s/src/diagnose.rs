@@ -193,13 +193,22 @@ const PULL_FAILURES: &[&str] = &[
     "ErrImageNeverPull",
 ];
 
-fn events_about<'a>(events: &'a [&'a Event], kind: &str, name: &str) -> Vec<&'a Event> {
+/// The events about one object, oldest first. Events naming another uid (an earlier object
+/// of the same name) are left out.
+fn events_about<'a>(
+    events: &'a [&'a Event],
+    kind: &str,
+    name: &str,
+    uid: Option<&str>,
+) -> Vec<&'a Event> {
     let mut found: Vec<&Event> = events
         .iter()
         .copied()
         .filter(|e| {
-            e.involved_object.kind.as_deref() == Some(kind)
-                && e.involved_object.name.as_deref() == Some(name)
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some(kind)
+                && o.name.as_deref() == Some(name)
+                && (uid.is_none() || o.uid.is_none() || o.uid.as_deref() == uid)
         })
         .collect();
     found.sort_by_key(|e| event_time(e));
@@ -330,7 +339,7 @@ pub(crate) fn judge_pod(
         }
         _ => {}
     }
-    let pod_events = events_about(events, "Pod", &name);
+    let pod_events = events_about(events, "Pod", &name, pod.metadata.uid.as_deref());
     if let Some(s) = status {
         for cs in s
             .init_container_statuses
@@ -436,7 +445,12 @@ pub(crate) fn judge_claim(
         return None;
     }
     let name = name_of(&pvc.metadata);
-    let about = events_about(events, "PersistentVolumeClaim", &name);
+    let about = events_about(
+        events,
+        "PersistentVolumeClaim",
+        &name,
+        pvc.metadata.uid.as_deref(),
+    );
     let latest = about.last()?;
     if latest.type_.as_deref() != Some("Warning") {
         return None;

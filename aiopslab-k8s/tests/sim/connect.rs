@@ -153,3 +153,74 @@ async fn a_wrong_token_is_refused_credentials() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_of_503_answers_are_capped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    isolate();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A plain-HTTP server that answers every request with 503.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = sock
+                            .write_all(
+                                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                            )
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    let path = dir.path().join("busy.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: busy\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: busy\n  context:\n    cluster: busy\n    user: u\ncurrent-context: busy\nusers:\n- name: u\n  user:\n    token: t\n"
+        ),
+    )
+    .expect("write");
+    let started = Instant::now();
+    let err = Cluster::connect(
+        &ClusterTarget::new(&path)
+            .with_connect_timeout(Duration::from_secs(3), Duration::from_secs(20)),
+    )
+    .await
+    .expect_err("always 503");
+    let took = started.elapsed();
+    server.abort();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        4,
+        "one try and three retries"
+    );
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    assert_eq!(err.status_code(), Some(503), "{err}");
+    assert!(
+        err.to_string().contains("check the API server's health"),
+        "{err}"
+    );
+}

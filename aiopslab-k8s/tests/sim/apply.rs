@@ -305,3 +305,29 @@ async fn broken_manifests_say_where_and_what() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_manifests_apply_into_their_namespaces() {
+    let sim = Sim::start().await;
+    let cluster = sim.connect().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../metadata");
+    for (app, ns) in [
+        ("hotel-reservation", "test-hotel-reservation"),
+        ("social-network", "test-social-network"),
+    ] {
+        let dir = root.join(app).join("manifests");
+        let parsed = aiopslab_k8s::read_manifests(&dir).expect("manifests parse");
+        let applied = cluster
+            .apply_path(&dir, &ApplyOptions::into_namespace(ns))
+            .await
+            .unwrap_or_else(|e| panic!("{app}: {e}"));
+        assert_eq!(applied.len(), parsed.len(), "{app}");
+        assert!(applied.iter().any(|a| a.kind == "Deployment"), "{app}");
+        assert!(
+            applied
+                .iter()
+                .all(|a| a.namespace.as_deref().is_none_or(|n| n == ns)),
+            "{app}"
+        );
+    }
+}

@@ -380,7 +380,7 @@ impl Caches {
 impl Cluster {
     /// Waits until every Deployment, StatefulSet and DaemonSet of the namespace is rolled
     /// out and available and every pod is Ready (finished pods and pods being replaced are
-    /// not counted). An empty namespace is ready at once.
+    /// not counted). An empty namespace is ready at once; a missing one is an error.
     pub async fn wait_namespace_ready(
         &self,
         namespace: &str,
@@ -433,7 +433,18 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + options.timeout;
         let what = scope.describe(namespace);
         let pod_selector = match &scope {
-            Scope::Namespace => None,
+            Scope::Namespace => {
+                // An empty list of a namespace that does not exist would look ready.
+                if !self.namespace_exists(namespace).await? {
+                    return Err(K8sError::Api {
+                        action: format!("wait for {what}"),
+                        code: 404,
+                        reason: "NotFound".into(),
+                        message: format!("namespace {namespace} does not exist"),
+                    });
+                }
+                None
+            }
             Scope::Deployment(name) => {
                 let d: Deployment = self.get(namespace, name).await?;
                 let selector = d

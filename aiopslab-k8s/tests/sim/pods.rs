@@ -307,6 +307,11 @@ async fn namespaces_are_created_once_and_deleted_with_a_wait() {
             .expect("deleted")
     );
     assert!(!cluster.namespace_exists("temp").await.expect("get"));
+    let err = cluster
+        .wait_namespace_ready("temp", WaitOptions::new(Duration::from_secs(5)))
+        .await
+        .expect_err("a missing namespace is not ready");
+    assert!(err.is_not_found(), "{err}");
     assert!(
         !cluster
             .delete_namespace("temp", Duration::from_secs(5))

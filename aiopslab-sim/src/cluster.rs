@@ -100,6 +100,18 @@ impl std::fmt::Debug for ClusterConfig {
     }
 }
 
+impl Default for ClusterConfig {
+    /// The defaults, with kubeconfigs in a fresh directory under the system's temp dir
+    /// (`aiopslab-sim-<pid>-<n>`).
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ClusterConfig::new(
+            std::env::temp_dir().join(format!("aiopslab-sim-{}-{n}", std::process::id())),
+        )
+    }
+}
+
 impl ClusterConfig {
     /// The defaults (seed 0, two workers, wall clock, any port, controllers on), writing the
     /// kubeconfigs into `kubeconfig_dir`.

@@ -1,20 +1,34 @@
 //! The HTTP layer of the virtual cluster: the part of the Kubernetes API that `kubectl` and
-//! kube-rs use, served by axum on loopback.
+//! kube-rs use, served by axum over HTTPS on loopback.
 //!
-//! One fallback handler ([`router`]) authenticates the caller, parses the path into a
-//! [`request::Route`] as the real server's `RequestInfoFactory` does, authorizes it against the
-//! [`crate::auth::Policy`] and dispatches:
+//! One fallback handler ([`router`]) authenticates the caller (bearer token), parses the path
+//! into a [`request::Route`] as the real server's `RequestInfoFactory` does, authorizes it
+//! against the [`crate::auth::Policy`] and dispatches:
 //! - [`discovery`]: `/version`, `/api`, `/apis`, resource lists, aggregated discovery;
 //! - [`openapi`]: `/openapi/v2` and `/openapi/v3` (for `kubectl explain` and `apply`);
-//! - `read`, `write`, `delete`, `watch`: the verbs on every kind of the catalogue;
-//! - `subresources`: `status`, `scale`, `binding`, `eviction`, `finalize`;
-//! - `logs`, `exec`: `pods/log` and `pods/exec` (WebSocket) through the [`PodRuntime`];
+//! - `read`, `write`, `delete`, `watch`: the verbs on every kind of the catalogue, including
+//!   custom resources as soon as their CRD is stored (`crd`);
+//! - `subresources`: `status`, `scale`, `binding`, `eviction`, `finalize`, `log`;
+//! - `exec`: `pods/exec` over WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`);
 //! - `reviews`: `SelfSubjectAccessReview`, `SelfSubjectRulesReview`, `SelfSubjectReview`;
 //! - [`metrics`]: `metrics.k8s.io` for `kubectl top`;
-//! - [`tls`]: the certificates and the HTTPS accept loop;
-//! - [`protobuf`]: reading the protobuf bodies kubectl's typed clients send.
+//! - [`protobuf`]: reading the protobuf bodies kubectl's typed clients send;
+//! - [`tls`]: the certificates and the HTTPS accept loop.
 //!
-//! Every failure is a [`status::ApiError`], rendered as the real `Status` object.
+//! Every failure is a [`status::ApiError`], rendered as the real `Status` object; the
+//! conversions from store, admission, patch and runtime errors live in `status` and `write`.
+//!
+//! Where the virtual cluster knowingly differs from a real API server:
+//! - HTTPS with a generated CA, because kubectl sends bearer tokens only over TLS;
+//! - lists and watches are filtered for the agent instead of refused (see [`crate::auth`]);
+//! - `pods/attach`, `pods/portforward`, the `proxy` subresources and
+//!   `serviceaccounts/token` answer `400` saying they are not served; exec over SPDY is
+//!   refused (kubectl uses WebSocket first); an exec's standard input reaches the command
+//!   when the client closes it, so interactive shells do not work;
+//! - evictions do not consult PodDisruptionBudgets;
+//! - a list always reflects the latest state (a `continue` token resumes after the last name
+//!   it returned; `resourceVersionMatch=Exact` with an older version answers `410`);
+//! - the protobuf form of `/openapi/v2` carries no definitions (see [`openapi`]).
 
 pub mod discovery;
 pub mod metrics;

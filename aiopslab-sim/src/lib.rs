@@ -16,11 +16,14 @@
 //! - [`api`]: the HTTP layer (discovery, verbs, subresources, status errors);
 //! - [`auth`]: tokens, the admin and agent identities and their permissions;
 //! - [`controllers`]: deployment, replica set, scheduler, kubelet and the other control loops;
+//! - [`apps`]: the applications' behaviour (profiles as data), internal state, networking,
+//!   request flow and deployment;
 //! - [`cluster`]: starting and stopping a virtual cluster and writing its kubeconfigs;
 //! - [`telemetry`]: metric, trace and log sources and the Prometheus, Jaeger and Elasticsearch endpoints.
 
 pub mod admission;
 pub mod api;
+pub mod apps;
 pub mod auth;
 pub mod clock;
 pub mod cluster;

@@ -77,7 +77,8 @@ pub struct ClusterConfig {
     /// Whether to run the controllers (scheduler, kubelet, deployments, ...). Without them
     /// objects are only stored.
     pub controllers: bool,
-    /// Options of the controllers (image catalogue, time scale).
+    /// Options of the controllers (image catalogue, time scale). `None`: the defaults, with
+    /// the application images ([`crate::apps::catalog`]) in the catalogue.
     pub controller_options: Option<Options>,
     /// The admin's bearer token; random when `None`.
     pub admin_token: Option<String>,
@@ -264,8 +265,10 @@ impl VirtualCluster {
         let controllers = if config.controllers {
             let options = match (&config.controller_options, &config.manual_clock) {
                 (Some(o), _) => o.clone(),
-                (None, Some(clock)) => Options::manual(clock.clone()),
-                (None, None) => Options::default(),
+                (None, Some(clock)) => {
+                    crate::apps::controller_options(Options::manual(clock.clone()))
+                }
+                (None, None) => crate::apps::controller_options(Options::default()),
             };
             let handle = controllers::start(store.clone(), options);
             state.set_runtime(handle.runtime());

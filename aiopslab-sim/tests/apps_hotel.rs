@@ -95,7 +95,10 @@ async fn deploys_like_aiopslab_and_logs_like_the_services() {
 
     // The Go services print their startup sequence.
     let logs = sim.logs(NS, &geo).await;
-    assert!(logs.starts_with("{\"level\":\"info\",\"time\":\"2026-09-15T12:3"), "{logs}");
+    assert!(
+        logs.starts_with("{\"level\":\"info\",\"time\":\"2026-09-15T12:3"),
+        "{logs}"
+    );
     assert_in_order(
         &logs,
         &[
@@ -127,7 +130,10 @@ async fn deploys_like_aiopslab_and_logs_like_the_services() {
         ],
     );
     let reservation = sim.logs(NS, &sim.pod(NS, "reservation")).await;
-    assert!(!reservation.contains("Generating test data"), "{reservation}");
+    assert!(
+        !reservation.contains("Generating test data"),
+        "{reservation}"
+    );
 
     // MongoDB: the init script ran once on the fresh volume, then mongod started with --auth.
     let mongo = sim.logs(NS, &sim.pod(NS, "mongodb-geo")).await;
@@ -151,11 +157,20 @@ async fn deploys_like_aiopslab_and_logs_like_the_services() {
     assert!(!main.contains("Access control is not enabled"), "{main}");
     let profile_db = sim.logs(NS, &sim.pod(NS, "mongodb-profile")).await;
     assert!(profile_db.contains("Access control is not enabled"));
-    assert!(profile_db.contains("\"host\":\"profile-db\""), "hostname from the pod spec");
+    assert!(
+        profile_db.contains("\"host\":\"profile-db\""),
+        "hostname from the pod spec"
+    );
     assert_eq!(sim.logs(NS, &sim.pod(NS, "memcached-rate")).await, "");
 
     // Requests succeed and produce the documented trace.
-    let out = simulate(&sim.store, "hotel-reservation", &hotels(), 1, sim.clock_now());
+    let out = simulate(
+        &sim.store,
+        "hotel-reservation",
+        &hotels(),
+        1,
+        sim.clock_now(),
+    );
     assert_eq!(out.status, Some(200), "{out:?}");
     assert!(out.sampled, "JAEGER_SAMPLE_RATIO=1 samples everything");
     let trace = out.trace.expect("trace");
@@ -203,7 +218,11 @@ async fn revoked_role_crash_loops_geo_and_regrant_recovers() {
 
     // AIOpsLab's injector: run the ConfigMap script in the mongo pod, then delete geo's pod.
     let revoke = sim
-        .exec(NS, &mongo, &["/bin/bash", "/scripts/revoke-admin-geo-mongo.sh"])
+        .exec(
+            NS,
+            &mongo,
+            &["/bin/bash", "/scripts/revoke-admin-geo-mongo.sh"],
+        )
         .await;
     let text = out(&revoke);
     assert_eq!(revoke.exit_code, 0, "{text}");
@@ -236,28 +255,62 @@ async fn revoked_role_crash_loops_geo_and_regrant_recovers() {
     );
     assert!(logs.contains("INF cmd/geo/db.go:29 > New session successfull..."));
     // Requests that need geo fail at the front end; recommendations do not need it.
-    let out1 = simulate(&sim.store, "hotel-reservation", &hotels(), 2, sim.clock_now());
+    let out1 = simulate(
+        &sim.store,
+        "hotel-reservation",
+        &hotels(),
+        2,
+        sim.clock_now(),
+    );
     assert_eq!(out1.status, Some(500), "{out1:?}");
-    assert!(out1.body.starts_with("rpc error: code = Unavailable"), "{}", out1.body);
+    assert!(
+        out1.body.starts_with("rpc error: code = Unavailable"),
+        "{}",
+        out1.body
+    );
     let trace = out1.trace.expect("trace");
     assert!(trace.error);
     assert!(trace.find("/geo.Geo/Nearby").is_some_and(|s| s.error));
-    let rec = simulate(&sim.store, "hotel-reservation", &recommendations(), 2, sim.clock_now());
+    let rec = simulate(
+        &sim.store,
+        "hotel-reservation",
+        &recommendations(),
+        2,
+        sim.clock_now(),
+    );
     assert_eq!(rec.status, Some(200), "{rec:?}");
 
     // The mitigation script and a new pod: geo runs again.
     let fix = sim
-        .exec(NS, &mongo, &["/bin/bash", "/scripts/revoke-mitigate-admin-geo-mongo.sh"])
+        .exec(
+            NS,
+            &mongo,
+            &["/bin/bash", "/scripts/revoke-mitigate-admin-geo-mongo.sh"],
+        )
         .await;
-    assert!(out(&fix).contains("Privilege restored successfully"), "{}", out(&fix));
+    assert!(
+        out(&fix).contains("Privilege restored successfully"),
+        "{}",
+        out(&fix)
+    );
     sim.delete_pod(NS, &geo).await;
     sim.advance(30).await;
     let geo = sim.pod(NS, "geo");
     let pod = sim.pod_json(NS, &geo);
     assert_eq!(ctr_status(&pod)["ready"], true, "{}", ctr_status(&pod));
     assert_eq!(ctr_status(&pod)["restartCount"], 0);
-    assert!(sim.logs(NS, &geo).await.contains("Successfully registered in consul"));
-    let ok = simulate(&sim.store, "hotel-reservation", &hotels(), 3, sim.clock_now());
+    assert!(
+        sim.logs(NS, &geo)
+            .await
+            .contains("Successfully registered in consul")
+    );
+    let ok = simulate(
+        &sim.store,
+        "hotel-reservation",
+        &hotels(),
+        3,
+        sim.clock_now(),
+    );
     assert_eq!(ok.status, Some(200), "{ok:?}");
 }
 
@@ -271,18 +324,38 @@ async fn dropped_user_panics_geo_and_recreating_it_recovers() {
         .await;
     assert_in_order(
         &out(&drop),
-        &["Removing admin user...", "true", "Admin user removed successfully"],
+        &[
+            "Removing admin user...",
+            "true",
+            "Admin user removed successfully",
+        ],
     );
     // The user is gone: the shell cannot log in as admin any more.
     let login = sim
         .exec(
             NS,
             &mongo,
-            &["mongo", "admin", "-u", "admin", "-p", "admin", "--authenticationDatabase", "admin", "--eval", "db.getUsers()"],
+            &[
+                "mongo",
+                "admin",
+                "-u",
+                "admin",
+                "-p",
+                "admin",
+                "--authenticationDatabase",
+                "admin",
+                "--eval",
+                "db.getUsers()",
+            ],
         )
         .await;
     assert_eq!(login.exit_code, 1);
-    assert!(out(&login).contains("Error: Authentication failed. :\nconnect@src/mongo/shell/mongo.js:374:17"), "{}", out(&login));
+    assert!(
+        out(&login)
+            .contains("Error: Authentication failed. :\nconnect@src/mongo/shell/mongo.js:374:17"),
+        "{}",
+        out(&login)
+    );
 
     let old = sim.pod(NS, "geo");
     sim.delete_pod(NS, &old).await;
@@ -305,11 +378,20 @@ async fn dropped_user_panics_geo_and_recreating_it_recovers() {
     assert!(!logs.contains("New session successfull"));
 
     let fix = sim
-        .exec(NS, &mongo, &["/bin/bash", "/scripts/remove-mitigate-admin-geo-mongo.sh"])
+        .exec(
+            NS,
+            &mongo,
+            &["/bin/bash", "/scripts/remove-mitigate-admin-geo-mongo.sh"],
+        )
         .await;
     assert_in_order(
         &out(&fix),
-        &["Recreating admin user...", "Successfully added user:", "Admin user recreated", "Privileges restored successfully"],
+        &[
+            "Recreating admin user...",
+            "Successfully added user:",
+            "Admin user recreated",
+            "Privileges restored successfully",
+        ],
     );
     sim.delete_pod(NS, &geo).await;
     sim.advance(30).await;
@@ -324,28 +406,121 @@ async fn mongo_state_persists_on_the_claim_and_the_shell_enforces_roles() {
     let mongo = sim.pod(NS, "mongodb-rate");
     // Without credentials, an auth-enabled mongod refuses user management.
     let anon = sim
-        .exec(NS, &mongo, &["mongo", "admin", "--quiet", "--eval", "db.createUser({user: 'x', pwd: 'y', roles: []})"])
+        .exec(
+            NS,
+            &mongo,
+            &[
+                "mongo",
+                "admin",
+                "--quiet",
+                "--eval",
+                "db.createUser({user: 'x', pwd: 'y', roles: []})",
+            ],
+        )
         .await;
     assert_ne!(anon.exit_code, 0);
     assert!(out(&anon).contains("uncaught exception: Error: couldn't add user: command createUser requires authentication :"), "{}", out(&anon));
     // root may read the users; the roles are the init script's.
     let users = sim
-        .exec(NS, &mongo, &["mongo", "admin", "-u", "root", "-p", "root", "--authenticationDatabase", "admin", "--quiet", "--eval", "db.getUser('admin').roles"])
+        .exec(
+            NS,
+            &mongo,
+            &[
+                "mongo",
+                "admin",
+                "-u",
+                "root",
+                "-p",
+                "root",
+                "--authenticationDatabase",
+                "admin",
+                "--quiet",
+                "--eval",
+                "db.getUser('admin').roles",
+            ],
+        )
         .await;
     let text = out(&users);
-    assert!(text.contains("\"role\" : \"readWrite\"") && text.contains("\"db\" : \"rate-db\""), "{text}");
+    assert!(
+        text.contains("\"role\" : \"readWrite\"") && text.contains("\"db\" : \"rate-db\""),
+        "{text}"
+    );
     // A user that lacks the privilege gets MongoDB's error.
-    sim.exec(NS, &mongo, &["mongo", "admin", "-u", "root", "-p", "root", "--authenticationDatabase", "admin", "--eval", "db.createUser({user: 'reader', pwd: 'r', roles: [{role: 'read', db: 'rate-db'}]})"]).await;
+    sim.exec(
+        NS,
+        &mongo,
+        &[
+            "mongo",
+            "admin",
+            "-u",
+            "root",
+            "-p",
+            "root",
+            "--authenticationDatabase",
+            "admin",
+            "--eval",
+            "db.createUser({user: 'reader', pwd: 'r', roles: [{role: 'read', db: 'rate-db'}]})",
+        ],
+    )
+    .await;
     let denied = sim
-        .exec(NS, &mongo, &["mongo", "rate-db", "-u", "reader", "-p", "r", "--authenticationDatabase", "admin", "--quiet", "--eval", "db.inventory.insert({hotelId: '99'})"])
+        .exec(
+            NS,
+            &mongo,
+            &[
+                "mongo",
+                "rate-db",
+                "-u",
+                "reader",
+                "-p",
+                "r",
+                "--authenticationDatabase",
+                "admin",
+                "--quiet",
+                "--eval",
+                "db.inventory.insert({hotelId: '99'})",
+            ],
+        )
         .await;
-    assert!(out(&denied).starts_with("WriteCommandError({") && out(&denied).contains(r#"not authorized on rate-db to execute command { insert: \"inventory\""#), "{}", out(&denied));
+    assert!(
+        out(&denied).starts_with("WriteCommandError({")
+            && out(&denied).contains(
+                r#"not authorized on rate-db to execute command { insert: \"inventory\""#
+            ),
+        "{}",
+        out(&denied)
+    );
     let count = sim
-        .exec(NS, &mongo, &["mongo", "rate-db", "-u", "reader", "-p", "r", "--authenticationDatabase", "admin", "--quiet", "--eval", "db.inventory.count()"])
+        .exec(
+            NS,
+            &mongo,
+            &[
+                "mongo",
+                "rate-db",
+                "-u",
+                "reader",
+                "-p",
+                "r",
+                "--authenticationDatabase",
+                "admin",
+                "--quiet",
+                "--eval",
+                "db.inventory.count()",
+            ],
+        )
         .await;
-    assert_eq!(out(&count).trim(), "27", "rate seeded 27 inventory documents");
+    assert_eq!(
+        out(&count).trim(),
+        "27",
+        "rate seeded 27 inventory documents"
+    );
     // Revoke, then replace the mongo pod: the claim keeps the data, the init does not re-run.
-    sim.exec(NS, &mongo, &["/bin/bash", "/scripts/revoke-admin-rate-mongo.sh"]).await;
+    sim.exec(
+        NS,
+        &mongo,
+        &["/bin/bash", "/scripts/revoke-admin-rate-mongo.sh"],
+    )
+    .await;
     sim.delete_pod(NS, &mongo).await;
     sim.advance(40).await;
     let mongo2 = sim.pod(NS, "mongodb-rate");
@@ -353,9 +528,29 @@ async fn mongo_state_persists_on_the_claim_and_the_shell_enforces_roles() {
     let logs = sim.logs(NS, &mongo2).await;
     assert!(!logs.contains("docker-entrypoint.sh: running"), "{logs}");
     let roles = sim
-        .exec(NS, &mongo2, &["mongo", "admin", "-u", "root", "-p", "root", "--authenticationDatabase", "admin", "--quiet", "--eval", "db.getUser('admin').roles"])
+        .exec(
+            NS,
+            &mongo2,
+            &[
+                "mongo",
+                "admin",
+                "-u",
+                "root",
+                "-p",
+                "root",
+                "--authenticationDatabase",
+                "admin",
+                "--quiet",
+                "--eval",
+                "db.getUser('admin').roles",
+            ],
+        )
         .await;
-    assert!(!out(&roles).contains("rate-db"), "the revoke survived: {}", out(&roles));
+    assert!(
+        !out(&roles).contains("rate-db"),
+        "the revoke survived: {}",
+        out(&roles)
+    );
 }
 
 #[tokio::test]
@@ -366,7 +561,10 @@ async fn connect_follows_dns_services_and_endpoints() {
     assert_eq!(t.service.as_ref().unwrap().name, "geo");
     assert!(t.pod.name.starts_with("geo-"));
     assert_eq!(t.container.as_deref(), Some("hotel-reserv-geo"));
-    for host in ["geo.test-hotel-reservation", "geo.test-hotel-reservation.svc.cluster.local"] {
+    for host in [
+        "geo.test-hotel-reservation",
+        "geo.test-hotel-reservation.svc.cluster.local",
+    ] {
         assert!(connect(&sim.store, "default", host, 8083).is_ok(), "{host}");
     }
     assert!(matches!(

@@ -709,6 +709,17 @@ impl<'a> Walk<'a> {
         extra.set("error", message.clone());
         extra.set("message", message.clone());
         extra.set("message_len_hex", format!("{:#x}", message.len()));
+        // What the client library itself prints about the failure.
+        let client_lines = self
+            .registry
+            .clients
+            .get(&failure.client)
+            .and_then(|c| c.errors.get(&failure.kind))
+            .map(|e| e.log.clone())
+            .unwrap_or_default();
+        for l in &client_lines {
+            self.line(l, &[&extra]);
+        }
         for (k, v) in &action.vars {
             extra.set(k, v.clone());
         }

@@ -730,7 +730,7 @@ impl Exec<'_> {
                 };
             if let Some(name) = &db.span {
                 let mut s = self.span(node, name.clone(), SpanKind::Client, start, *t, vec![]);
-                self.tag_client(node, &mut s, result.as_ref().err());
+                self.tag_store(node, &mut s, &db.dep, result.as_ref().err());
                 spans.push(s);
             }
             return match result {
@@ -762,7 +762,7 @@ impl Exec<'_> {
                 };
             if let Some(name) = &cache.span {
                 let mut s = self.span(node, name.clone(), SpanKind::Client, start, *t, vec![]);
-                self.tag_client(node, &mut s, result.as_ref().err());
+                self.tag_store(node, &mut s, &cache.dep, result.as_ref().err());
                 spans.push(s);
             }
             if let Err(e) = result {
@@ -867,6 +867,21 @@ impl Exec<'_> {
                 span.error = true;
                 span.tags.push(("error".into(), "true".into()));
             }
+        }
+    }
+
+    /// A database or cache span: the peer it talks to, `error` on failure (Go tracer).
+    fn tag_store(&self, node: &Node, span: &mut Span, dep: &str, err: Option<&CallError>) {
+        if node.style() != "go" {
+            return;
+        }
+        if let Some(d) = node.run.deps.get(dep) {
+            span.tags.push(("peer.hostname".into(), d.host.clone()));
+            span.tags.push(("peer.port".into(), d.port.to_string()));
+        }
+        if err.is_some() {
+            span.error = true;
+            span.tags.push(("error".into(), "true".into()));
         }
     }
 

@@ -141,7 +141,12 @@ impl Sim {
 
 pub fn names(pods: &[Value]) -> Vec<String> {
     pods.iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect()
 }
 

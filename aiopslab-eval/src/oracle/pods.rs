@@ -45,7 +45,8 @@ fn container_problem(status: &ContainerStatus, init: bool) -> Option<String> {
             return None;
         }
         let restarts = if status.restart_count > 0 {
-            format!(" after {} restarts", status.restart_count)
+            let n = status.restart_count;
+            format!(" after {n} {}", if n == 1 { "restart" } else { "restarts" })
         } else {
             String::new()
         };

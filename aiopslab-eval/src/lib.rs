@@ -26,6 +26,8 @@
 //! assert_eq!(results["reason"], json!(r#"submitted ["geo"]; expected ["mongodb-geo"] (or "geo"): exact match (100.0)"#));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aggregate;
 pub mod error;
 pub mod oracle;

@@ -321,6 +321,15 @@ pub(crate) fn scope_write(
                     }
                 }
             }
+            // Like the real server's `ResetObjectMetaForStatus`, metadata comes from the stored
+            // object except managedFields, which the write's field manager has just computed
+            // (a server-side apply to status records its own entry there).
+            let sent_fields = sent
+                .pointer_mut("/metadata/managedFields")
+                .map(std::mem::take);
+            if let (Some(fields), Some(meta)) = (sent_fields, meta_mut(&mut next)) {
+                meta.insert("managedFields".into(), fields);
+            }
             next
         }
         Some("finalize") => {

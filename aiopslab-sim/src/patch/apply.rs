@@ -308,12 +308,55 @@ pub(crate) fn server_side_apply(
         }
     }
 
+    let mut entry = my_entry(applied_set);
     match mine {
-        Some(index) => entries[index] = my_entry(applied_set),
-        None => entries.push(my_entry(applied_set)),
+        Some(index) => {
+            // As on the real server, the entry's time moves only when the apply changed
+            // something: an unchanged object and an unchanged field set keep the old time, so
+            // that re-applying the same configuration is a no-op the store can recognise.
+            let previous = &entries[index];
+            if previous.fields == entry.fields
+                && previous.api_version == entry.api_version
+                && same_but_managed_fields(live, &merged)
+            {
+                entry.time = previous.time.clone();
+            }
+            entries[index] = entry;
+        }
+        None => entries.push(entry),
     }
     managed::write(&mut merged, entries);
     Ok(merged)
+}
+
+/// Whether two objects are equal apart from `metadata.managedFields`.
+fn same_but_managed_fields(a: &Value, b: &Value) -> bool {
+    let (Some(a_map), Some(b_map)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    if a_map.len() != b_map.len() {
+        return false;
+    }
+    a_map.iter().all(|(key, a_value)| {
+        let Some(b_value) = b_map.get(key) else {
+            return false;
+        };
+        if key != "metadata" {
+            return a_value == b_value;
+        }
+        match (a_value.as_object(), b_value.as_object()) {
+            (Some(a_meta), Some(b_meta)) => {
+                let count =
+                    |m: &Map<String, Value>| m.len() - usize::from(m.contains_key("managedFields"));
+                count(a_meta) == count(b_meta)
+                    && a_meta
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "managedFields")
+                        .all(|(k, v)| b_meta.get(k) == Some(v))
+            }
+            _ => a_value == b_value,
+        }
+    })
 }
 
 /// Whether `path` is the key field of a keyed list item (`...[name="x"].name`).

@@ -79,6 +79,7 @@ async fn deploys_like_aiopslab_and_logs_like_the_services() {
     }
     let (svcs, _) = sim.store.list(&services(), Some(NS));
     assert_eq!(svcs.len(), 20);
+    assert_profiles_match(&sim, "hotel-reservation");
 
     // Containers, images, commands and ports.
     let geo = sim.pod(NS, "geo");
@@ -593,4 +594,91 @@ impl Now for Sim {
     fn clock_now(&self) -> jiff::Timestamp {
         self.store.clock().now()
     }
+}
+
+#[tokio::test]
+async fn wrong_database_port_in_the_image_times_out_then_panics() {
+    let sim = Sim::new(16);
+    sim.deploy("hotel-reservation").await;
+    let old = sim.pod(NS, "geo");
+    // AIOpsLab's misconfig_app: the container's image becomes yinfangchen/geo:app3.
+    sim.store
+        .modify(&deployments(), NS, "geo", |o| {
+            o["spec"]["template"]["spec"]["containers"][0]["image"] =
+                serde_json::json!("yinfangchen/geo:app3");
+            Ok(())
+        })
+        .unwrap();
+    sim.advance(40).await;
+    let pods = sim.pods_of(NS, "geo");
+    let new = pods
+        .iter()
+        .find(|p| p["spec"]["containers"][0]["image"] == "yinfangchen/geo:app3")
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .expect("a pod of the new template");
+    assert_ne!(new, old);
+    let logs = sim.previous_logs(NS, &new).await;
+    assert_in_order(
+        &logs,
+        &[
+            "INF cmd/geo/main.go:36 > Read database URL: mongodb-geo:27777",
+            "INF cmd/geo/main.go:37 > Initializing DB connection...",
+            "PNC cmd/geo/db.go:26 > no reachable servers",
+            "panic: no reachable servers",
+        ],
+    );
+    // The panic comes ~10 s after the dial started (mgo's timeout).
+    let st = &sim.pod_json(NS, &new)["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(st["exitCode"], 2, "{st}");
+    let started: jiff::Timestamp = st["startedAt"].as_str().unwrap().parse().unwrap();
+    let finished: jiff::Timestamp = st["finishedAt"].as_str().unwrap().parse().unwrap();
+    let took = finished.duration_since(started).as_secs();
+    assert!((10..=11).contains(&took), "{took} s");
+}
+
+#[tokio::test]
+async fn network_chaos_hook_reaches_requests() {
+    use aiopslab_sim::apps::World;
+    use aiopslab_sim::apps::net::{NetEffect, NetworkChaos, Peer, PodRef};
+    use std::sync::Arc;
+    struct Partition;
+    impl NetworkChaos for Partition {
+        fn effect(&self, _: &Peer, to: &PodRef, _: u16, _: jiff::Timestamp) -> NetEffect {
+            NetEffect {
+                partition: to.labels.get("io.kompose.service").map(String::as_str) == Some("user"),
+                ..NetEffect::default()
+            }
+        }
+    }
+    let sim = Sim::new(17);
+    sim.deploy("hotel-reservation").await;
+    let login = EntryRequest::post("/user?username=Cornell_1&password=1111111111", "");
+    let ok = simulate(&sim.store, "hotel-reservation", &login, 1, sim.clock_now());
+    assert_eq!(ok.status, Some(200), "{ok:?}");
+    assert_eq!(ok.body, "{\"message\": \"Login successfully!\"}");
+    World::of(&sim.store).set_network_chaos(Some(Arc::new(Partition)));
+    let cut = simulate(&sim.store, "hotel-reservation", &login, 1, sim.clock_now());
+    assert_eq!(cut.status, Some(500), "{cut:?}");
+    assert!(cut.body.contains("i/o timeout"), "{}", cut.body);
+    assert!(matches!(
+        connect(&sim.store, NS, "user", 8086),
+        Err(ConnectError::Timeout { .. })
+    ));
+    // Other services are untouched.
+    assert_eq!(
+        simulate(
+            &sim.store,
+            "hotel-reservation",
+            &hotels(),
+            1,
+            sim.clock_now()
+        )
+        .status,
+        Some(200)
+    );
+    World::of(&sim.store).set_network_chaos(None);
+    assert_eq!(
+        simulate(&sim.store, "hotel-reservation", &login, 1, sim.clock_now()).status,
+        Some(200)
+    );
 }

@@ -90,6 +90,7 @@ async fn deploys_like_helm_and_serves_compose_post() {
     }
     let (svcs, _) = sim.store.list(&services(), Some(NS));
     assert_eq!(svcs.len(), 27);
+    assert_profiles_match(&sim, "social-network");
     let (cms, _) = sim
         .store
         .list(&ResourceKey::new("", "configmaps"), Some(NS));

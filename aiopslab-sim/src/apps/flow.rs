@@ -123,6 +123,9 @@ pub struct Span {
     pub error: bool,
     /// Tags (`http.status_code`, `span.kind`, ...).
     pub tags: Vec<(String, String)>,
+    /// CPU the pod spent serving this operation, in milliseconds (server spans; the profile's
+    /// `cpu_ms`), for resource-use telemetry.
+    pub cpu_ms: f64,
     /// Child spans.
     pub children: Vec<Span>,
 }
@@ -451,15 +454,18 @@ impl Exec<'_> {
         t0: f64,
         depth: usize,
     ) -> (Span, Result<(), CallError>, f64) {
-        let op = node
-            .profile
-            .operations
-            .get(op_name)
-            .cloned()
-            .unwrap_or_else(|| Operation {
-                span: Some(op_name.to_string()),
-                ..Operation::default()
-            });
+        let profile = node.profile.clone();
+        let fallback;
+        let op = match profile.operations.get(op_name) {
+            Some(op) => op,
+            None => {
+                fallback = Operation {
+                    span: Some(op_name.to_string()),
+                    ..Operation::default()
+                };
+                &fallback
+            }
+        };
         let own = self.sample(op.latency_us, [100.0, 30.0]);
         let mut t = t0 + own / 2.0;
         let mut children = Vec::new();
@@ -489,6 +495,7 @@ impl Exec<'_> {
         for name in names.iter().rev().skip(1) {
             span = self.span(node, name.clone(), SpanKind::Server, t0, end, vec![span]);
         }
+        span.cpu_ms = op.cpu_ms;
         (span, result, end)
     }
 
@@ -524,6 +531,7 @@ impl Exec<'_> {
             duration: us(end - start),
             error: false,
             tags,
+            cpu_ms: 0.0,
             children,
         }
     }

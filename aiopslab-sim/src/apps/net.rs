@@ -234,6 +234,9 @@ struct Endpoint {
 #[derive(Debug, Clone)]
 struct CtrInfo {
     name: String,
+    /// Whether the app engine runs this container, and its current run if there is one.
+    engine: bool,
+    current: Option<Arc<RunInfo>>,
     /// Some(restart count) when the status says it runs.
     running: Option<i64>,
     /// The restart count in the status, and whether that run has ended.
@@ -373,6 +376,8 @@ impl Routing {
                     let ended = st.is_some_and(|st| st.pointer("/state/running").is_none());
                     CtrInfo {
                         name: cname,
+                        engine: false,
+                        current: None,
                         running,
                         status: st.map(|_| (restarts, ended)),
                         declared_ports: arr(c, "/ports")
@@ -401,7 +406,7 @@ impl Routing {
             );
         }
         let runs = world.runs().into_iter().collect();
-        Routing {
+        let mut routing = Routing {
             services,
             by_cluster_ip,
             endpoints,
@@ -409,7 +414,24 @@ impl Routing {
             by_ip,
             runs,
             chaos: world.network_chaos(),
+        };
+        // Resolve each container's current run once, for connect's hot path.
+        let mut resolved = Vec::new();
+        for ((ns, name), pod) in &routing.pods {
+            for (i, c) in pod.containers.iter().enumerate() {
+                let key = RunKey::new(ns, name, &c.name);
+                if routing.runs.contains_key(&key) {
+                    resolved.push(((ns.clone(), name.clone()), i, routing.current_run(&key)));
+                }
+            }
         }
+        for (pod_key, i, current) in resolved {
+            if let Some(pod) = routing.pods.get_mut(&pod_key) {
+                pod.containers[i].engine = true;
+                pod.containers[i].current = current;
+            }
+        }
+        routing
     }
 
     /// The run of a container if it is the current one (the pod and its status agree).
@@ -645,9 +667,8 @@ impl Routing {
             }
         }
         for c in &pod.containers {
-            let key = RunKey::new(ns, pod_name, &c.name);
-            if self.runs.contains_key(&key) {
-                if let Some(run) = self.current_run(&key)
+            if c.engine {
+                if let Some(run) = &c.current
                     && run.listens(port, at)
                 {
                     return Ok(Target {
@@ -655,7 +676,7 @@ impl Routing {
                         pod: pod.r#ref.clone(),
                         container: Some(c.name.clone()),
                         port,
-                        run: Some(run),
+                        run: Some(run.clone()),
                         net,
                     });
                 }

@@ -158,3 +158,29 @@ pub fn out(o: &ExecOutput) -> String {
 pub fn ctr_status(pod: &Value) -> &Value {
     &pod["status"]["containerStatuses"][0]
 }
+
+/// Every deployment's pod runs the profile `app.json` names for it (by key or alias).
+pub fn assert_profiles_match(sim: &Sim, app: &str) {
+    let meta = aiopslab_metadata::app(app).expect("app");
+    let json: Value = serde_json::from_str(meta.app_json).expect("app.json");
+    let registry = aiopslab_sim::apps::profile::registry().expect("profiles");
+    let world = aiopslab_sim::apps::World::of(&sim.store);
+    let routing = world.routing(&sim.store);
+    let runs = routing.current_runs(Some(meta.namespace));
+    let profiles = json["Profiles"].as_object().expect("Profiles");
+    assert_eq!(
+        profiles.len(),
+        sim.store.list(&deployments(), Some(meta.namespace)).0.len()
+    );
+    for (deployment, key) in profiles {
+        let want = registry
+            .canonical(key.as_str().unwrap())
+            .unwrap_or_else(|| panic!("app.json profile {key} of {deployment} is not defined"));
+        let pod = sim.pod(meta.namespace, deployment);
+        let run = runs
+            .iter()
+            .find(|(k, _)| k.pod == pod)
+            .unwrap_or_else(|| panic!("no current run in {pod}"));
+        assert_eq!(run.1.profile, want, "{deployment}");
+    }
+}

@@ -292,6 +292,12 @@ impl Handle {
         self.kubelet.clone()
     }
 
+    /// The kubelet's records (container runs, their plans and usage), for the telemetry
+    /// derived from what runs.
+    pub(crate) fn kubelet(&self) -> Arc<kubelet::Shared> {
+        self.kubelet.clone()
+    }
+
     /// Resource use of pods and nodes, for `metrics.k8s.io` and `kubectl top`.
     pub fn metrics(&self) -> metrics::Metrics {
         metrics::Metrics::new(self.kubelet.clone())

@@ -15,6 +15,7 @@
 //!
 //! Responses are deterministic: the same source data gives byte-identical bodies.
 
+pub mod derive;
 pub mod elastic;
 pub mod exposition;
 mod http;

@@ -9,7 +9,7 @@
 //! comes from its image's [`ContainerBehavior`](super::behavior::ContainerBehavior).
 
 pub(crate) mod env;
-mod runtime;
+pub(crate) mod runtime;
 pub(crate) mod shell;
 
 use super::behavior::{

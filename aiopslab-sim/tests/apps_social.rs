@@ -95,6 +95,16 @@ async fn deploys_like_helm_and_serves_compose_post() {
         .store
         .list(&ResourceKey::new("", "configmaps"), Some(NS));
     assert_eq!(cms.len(), 28, "27 charts' ConfigMaps + kube-root-ca.crt");
+    let (secrets, _) = sim.store.list(&ResourceKey::new("", "secrets"), Some(NS));
+    let mut secret_names: Vec<&str> = secrets
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap())
+        .collect();
+    secret_names.sort();
+    assert_eq!(
+        secret_names,
+        ["mongodb-tls", "sh.helm.release.v1.social-network.v1"]
+    );
 
     // Logs as the services print them.
     let compose_logs = sim.logs(NS, &sim.pod(NS, "compose-post-service")).await;

@@ -225,10 +225,56 @@ pub fn deploy(store: &Store, app: &str, namespace: Option<&str>) -> Result<Deplo
     for (file, doc) in docs {
         objects.push(write(store, &ns, doc, file, manager, !helm, false)?);
     }
+    if helm {
+        objects.push(write(
+            store,
+            &ns,
+            helm_release(meta, &ns, store),
+            "(helm release)",
+            "helm",
+            false,
+            false,
+        )?);
+    }
     Ok(Deployed {
         app: meta.key.to_string(),
         namespace: ns,
         objects,
+    })
+}
+
+/// The Secret in which Helm records release revision 1. Helm's payload is its gzipped release
+/// JSON; here the JSON (chart, status, namespace) is stored base64-encoded without gzip.
+fn helm_release(meta: &aiopslab_metadata::App, ns: &str, store: &Store) -> Value {
+    use base64::Engine;
+    let release = meta
+        .app_json
+        .split("\"release_name\": \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or(meta.key)
+        .to_string();
+    let now = store.now_rfc3339();
+    let payload = json!({
+        "name": release,
+        "namespace": ns,
+        "version": 1,
+        "info": {"first_deployed": now, "last_deployed": now, "status": "deployed",
+                 "description": "Install complete"},
+        "chart": {"metadata": {"name": release, "version": "0.1.0", "appVersion": "1.16.0",
+                               "apiVersion": "v2", "type": "application"}},
+    });
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let inner = b64.encode(payload.to_string());
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "helm.sh/release.v1",
+        "metadata": {
+            "name": format!("sh.helm.release.v1.{release}.v1"),
+            "labels": {"name": release, "owner": "helm", "status": "deployed", "version": "1"},
+        },
+        "data": {"release": b64.encode(inner)},
     })
 }
 

@@ -95,8 +95,11 @@ pub(crate) fn run_lines(
             }
             let k_hi = k_of(limit);
             let mut k = k_lo;
+            let started = probe.started;
             while k <= k_hi {
+                // Repetitions before the first real one (back-dating) stop before the start.
                 let end_k = (k + CHUNK as i128 - 1).min(k_hi);
+                let end_k = if k < 0 { end_k.min(-1) } else { end_k };
                 let shifted = shift_periodic(p, k);
                 let mut plan = (*lp.plan).clone();
                 plan.logs.clear();
@@ -108,7 +111,7 @@ pub(crate) fn run_lines(
                 let chunk_limit = plus_ns(first, every_ns * end_k);
                 for (t, line) in instance_lines(&chunk_inst, chunk_limit.min(limit)) {
                     let at = ms_of(t);
-                    if at >= lo && at <= hi {
+                    if at >= lo && at <= hi && (k >= 0 || t < started) {
                         out.push((at, line));
                     }
                 }

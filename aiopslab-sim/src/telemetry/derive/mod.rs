@@ -31,6 +31,7 @@
 
 pub mod baseline;
 pub mod cadvisor;
+mod flow;
 mod hash;
 pub mod logs;
 pub mod mesh;

@@ -698,6 +698,11 @@ impl Session<'_> {
                     }
                     JsVal::Obj(_) => t.get(name).cloned().unwrap_or(JsVal::Undefined),
                     JsVal::Arr(items) if name == "length" => JsVal::Num(items.len() as f64),
+                    JsVal::Arr(items) if name.parse::<usize>().is_ok() => name
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| items.get(i).cloned())
+                        .unwrap_or(JsVal::Undefined),
                     JsVal::Undefined | JsVal::Null => {
                         return Err(Stop::Exception(
                             format!(
@@ -984,9 +989,18 @@ impl Session<'_> {
                     Self::roles_echo(&roles),
                     self.lsid()
                 );
-                self.check(Action::CreateUser, db, &echo, Some("createUser"))?;
-                for r in &roles {
-                    self.check(Action::GrantRole, &r.db, &echo, Some("createUser"))?;
+                // The localhost exception: the first user may be created in admin, with any
+                // roles, without authenticating.
+                let exception = self.target.auth
+                    && self.principal.is_none()
+                    && self.target.localhost
+                    && !self.data.has_users()
+                    && db == "admin";
+                if !exception {
+                    self.check(Action::CreateUser, db, &echo, Some("createUser"))?;
+                    for r in &roles {
+                        self.check(Action::GrantRole, &r.db, &echo, Some("createUser"))?;
+                    }
                 }
                 let key = (db.to_string(), name.clone());
                 if self.data.users.contains_key(&key) {

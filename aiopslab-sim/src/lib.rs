@@ -19,7 +19,8 @@
 //! - [`apps`]: the applications' behaviour (profiles as data), internal state, networking,
 //!   request flow and deployment;
 //! - [`cluster`]: starting and stopping a virtual cluster and writing its kubeconfigs;
-//! - [`telemetry`]: metric, trace and log sources and the Prometheus, Jaeger and Elasticsearch endpoints.
+//! - [`telemetry`]: metric, trace and log sources and the Prometheus, Jaeger and Elasticsearch endpoints;
+//! - [`workload`]: the `deathstarbench/wrk2-client` image: wrk2's open-loop load and its report.
 
 pub mod admission;
 pub mod api;
@@ -35,3 +36,4 @@ pub mod selector;
 pub mod store;
 pub mod table;
 pub mod telemetry;
+pub mod workload;

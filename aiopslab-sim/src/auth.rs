@@ -7,6 +7,12 @@
 //! - the **agent** (`system:serviceaccount:aiopslab:agent`): the AIOps agent under test; it may
 //!   do everything except touching what the benchmark hides from it.
 //!
+//! A third kind of caller holds a token issued through the TokenRequest API
+//! (`kubectl create token`, a real-cluster agent credential): a ServiceAccount
+//! ([`Identity::service_account`], [`Role::ServiceAccount`]) whose every request is decided by
+//! RBAC over the stored Roles, ClusterRoles and bindings (see `crate::api::rbac`); the
+//! [`Policy`] hides nothing from it and lists are not filtered, as on a real cluster.
+//!
 //! What is hidden from the agent ([`Policy`]):
 //! - every resource of a hidden API group (`chaos-mesh.org` by default: the fault objects);
 //! - everything in a hidden namespace (`aiopslab-system` by default: the orchestrator's);
@@ -43,6 +49,10 @@ pub enum Role {
     Admin,
     /// Everything except what the [`Policy`] hides.
     Agent,
+    /// A ServiceAccount token issued through the TokenRequest API: decided by RBAC over the
+    /// stored Roles, ClusterRoles and their bindings (the API layer evaluates them; the
+    /// [`Policy`] alone refuses everything to this role).
+    ServiceAccount,
 }
 
 /// An authenticated caller.
@@ -87,6 +97,33 @@ impl Identity {
     /// Whether this caller may do everything.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// A ServiceAccount as its issued tokens authenticate it: user
+    /// `system:serviceaccount:<namespace>:<name>`, groups `system:serviceaccounts`,
+    /// `system:serviceaccounts:<namespace>` and `system:authenticated`, decided by RBAC.
+    ///
+    /// ```
+    /// use aiopslab_sim::auth::{Identity, Role};
+    /// let sa = Identity::service_account("app", "bot");
+    /// assert_eq!(sa.username, "system:serviceaccount:app:bot");
+    /// assert_eq!(sa.role, Role::ServiceAccount);
+    /// ```
+    pub fn service_account(namespace: &str, name: &str) -> Self {
+        Identity {
+            username: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+            role: Role::ServiceAccount,
+        }
+    }
+
+    /// Whether the [`Policy`]'s hiding applies to this caller (the built-in agent only).
+    fn is_restricted_agent(&self) -> bool {
+        self.role == Role::Agent
     }
 
     /// The `userInfo` of a `SelfSubjectReview` status.
@@ -196,18 +233,23 @@ impl Default for Policy {
 impl Policy {
     /// Whether `group` is hidden from `who`.
     pub fn hides_group(&self, who: &Identity, group: &str) -> bool {
-        !who.is_admin() && self.hidden_groups.iter().any(|g| g == group)
+        who.is_restricted_agent() && self.hidden_groups.iter().any(|g| g == group)
     }
 
     /// Whether the namespace `ns` is hidden from `who`.
     pub fn hides_namespace(&self, who: &Identity, ns: &str) -> bool {
-        !who.is_admin() && self.hidden_namespaces.iter().any(|n| n == ns)
+        who.is_restricted_agent() && self.hidden_namespaces.iter().any(|n| n == ns)
     }
 
     /// Allows or refuses a request; the error is the real server's `Forbidden` message.
+    ///
+    /// A [`Role::ServiceAccount`] caller is always refused here: only RBAC over the stored
+    /// objects can allow it, which the API layer evaluates instead of calling this.
     pub fn authorize(&self, who: &Identity, attrs: &Attributes<'_>) -> Result<(), String> {
-        if who.is_admin() {
-            return Ok(());
+        match who.role {
+            Role::Admin => return Ok(()),
+            Role::ServiceAccount => return Err(forbidden_message(who, attrs)),
+            Role::Agent => {}
         }
         let ns_hidden = attrs
             .namespace
@@ -225,7 +267,8 @@ impl Policy {
     ///
     /// See the module documentation: lists are filtered instead of refused.
     pub fn visible(&self, who: &Identity, group: &str, resource: &str, obj: &Value) -> bool {
-        if who.is_admin() {
+        if !who.is_restricted_agent() {
+            // RBAC refuses a list rather than filtering it.
             return true;
         }
         let meta_str = |field: &str| {
@@ -275,6 +318,10 @@ impl Policy {
             let mut rules = vec![json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})];
             rules.extend(review_rules.as_array().cloned().unwrap_or_default());
             return Value::Array(rules);
+        }
+        if who.role == Role::ServiceAccount {
+            // Its rules come from RBAC, which the API layer lists.
+            return review_rules;
         }
         let mut rules = Vec::new();
         if !self.hides_namespace(who, namespace) {

@@ -79,9 +79,7 @@ pub(crate) async fn handle(
         namespace: Some(&ns),
         name: Some(&name),
     };
-    state
-        .policy()
-        .authorize(&user, &attrs)
+    super::authorize(&state, &user, &attrs)
         .map_err(|m| ApiError::forbidden(&rtype.key(), &name, m))?;
     let pods = rtype.key();
     let pod = state

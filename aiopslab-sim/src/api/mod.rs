@@ -11,6 +11,8 @@
 //! - `subresources`: `status`, `scale`, `binding`, `eviction`, `finalize`, `log`;
 //! - `exec`: `pods/exec` over WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`);
 //! - `reviews`: `SelfSubjectAccessReview`, `SelfSubjectRulesReview`, `SelfSubjectReview`;
+//! - [`tokens`]: `serviceaccounts/token` (TokenRequest) and the tokens it issues, whose
+//!   callers [`rbac`] authorizes against the stored Roles, ClusterRoles and bindings;
 //! - [`metrics`]: `metrics.k8s.io` for `kubectl top`;
 //! - [`protobuf`]: reading the protobuf bodies kubectl's typed clients send;
 //! - [`tls`]: the certificates and the HTTPS accept loop.
@@ -21,8 +23,8 @@
 //! Where the virtual cluster knowingly differs from a real API server:
 //! - HTTPS with a generated CA, because kubectl sends bearer tokens only over TLS;
 //! - lists and watches are filtered for the agent instead of refused (see [`crate::auth`]);
-//! - `pods/attach`, `pods/portforward`, the `proxy` subresources and
-//!   `serviceaccounts/token` answer `400` saying they are not served; exec over SPDY is
+//! - `pods/attach`, `pods/portforward` and the `proxy` subresources answer `400` saying
+//!   they are not served; exec over SPDY is
 //!   refused (kubectl uses WebSocket first); an exec's standard input reaches the command
 //!   when the client closes it, so interactive shells do not work;
 //! - evictions do not consult PodDisruptionBudgets;
@@ -35,8 +37,10 @@ pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
 pub mod protobuf;
+pub mod rbac;
 pub mod request;
 pub mod status;
+pub mod tokens;
 
 mod context;
 mod crd;
@@ -52,7 +56,7 @@ mod validate;
 mod watch;
 mod write;
 
-use crate::auth::{Attributes, Authenticator, Policy};
+use crate::auth::{Attributes, Authenticator, Identity, Policy, Role};
 use crate::resources::ResourceType;
 use crate::runtime::PodRuntime;
 use crate::store::Store;
@@ -171,8 +175,12 @@ async fn dispatch(State(state): State<ApiState>, req: Request) -> Response {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some(user) = state.shared.auth.authenticate(authorization).cloned() else {
-        return ApiError::new(401, "Unauthorized", "Unauthorized").into_response();
+    let user = match state.shared.auth.authenticate(authorization) {
+        Some(user) => user.clone(),
+        None => match tokens::authenticate(state.store(), authorization) {
+            Some(user) => user,
+            None => return ApiError::new(401, "Unauthorized", "Unauthorized").into_response(),
+        },
     };
     let query = Query::parse(parts.uri.query());
     if let Route::Resource(rp) = &route
@@ -308,6 +316,19 @@ async fn route_request(ctx: &Ctx, route: Route) -> ApiResult<Response> {
     }
 }
 
+/// Allows or refuses a resource request: RBAC over the stored objects for a ServiceAccount
+/// token, the [`Policy`] for the admin and the agent. The error is the `Forbidden` message.
+pub(crate) fn authorize(
+    state: &ApiState,
+    user: &Identity,
+    attrs: &Attributes<'_>,
+) -> Result<(), String> {
+    match user.role {
+        Role::ServiceAccount => rbac::authorize(state.store(), user, attrs).map(|_| ()),
+        Role::Admin | Role::Agent => state.policy().authorize(user, attrs),
+    }
+}
+
 /// The RBAC verb of a resource request.
 fn verb_of(method: &Method, rp: &ResourcePath, query: &Query) -> &'static str {
     let watching = rp.watch_path || query.flag("watch");
@@ -367,7 +388,7 @@ async fn resource(ctx: &Ctx, rp: ResourcePath) -> ApiResult<Response> {
         namespace: namespace_attr,
         name: rp.name.as_deref(),
     };
-    if let Err(message) = ctx.state.policy().authorize(&ctx.user, &attrs) {
+    if let Err(message) = authorize(&ctx.state, &ctx.user, &attrs) {
         return Err(ApiError::forbidden(
             &rtype.key(),
             rp.name.as_deref().unwrap_or(""),

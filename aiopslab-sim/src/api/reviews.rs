@@ -1,13 +1,15 @@
 //! What the caller may do and who it is: `SelfSubjectAccessReview` (`kubectl auth can-i`),
 //! `SelfSubjectRulesReview` (`kubectl auth can-i --list`) and `SelfSubjectReview`
-//! (`kubectl auth whoami`). Answers come from the same [`crate::auth::Policy`] that guards
-//! every request, so they are truthful.
+//! (`kubectl auth whoami`). Answers come from the same [`crate::auth::Policy`] (or, for a
+//! ServiceAccount token, the same RBAC evaluation) that guards every request, so they are
+//! truthful.
 
 use super::context::Ctx;
 use super::objects::{check_type, decode_body};
+use super::rbac;
 use super::request::ResourcePath;
 use super::status::{ApiError, ApiResult};
-use crate::auth::Attributes;
+use crate::auth::{Attributes, Role};
 use crate::resources::ResourceType;
 use axum::http::Method;
 use axum::response::Response;
@@ -38,6 +40,9 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn access(ctx: &Ctx, review: &Value) -> Value {
+    if ctx.user.role == Role::ServiceAccount {
+        return rbac_access(ctx, review);
+    }
     let policy = ctx.state.policy();
     if let Some(ra) = review.pointer("/spec/resourceAttributes") {
         let group = text(ra, "group");
@@ -83,6 +88,32 @@ fn access(ctx: &Ctx, review: &Value) -> Value {
     json!({"allowed": false, "evaluationError": "spec.resourceAttributes or spec.nonResourceAttributes is required"})
 }
 
+/// An access review for a ServiceAccount token: what RBAC decides, with its reason.
+fn rbac_access(ctx: &Ctx, review: &Value) -> Value {
+    let store = ctx.store();
+    let reason = if let Some(ra) = review.pointer("/spec/resourceAttributes") {
+        let namespace = text(ra, "namespace");
+        let name = text(ra, "name");
+        let attrs = Attributes {
+            verb: text(ra, "verb"),
+            group: text(ra, "group"),
+            resource: text(ra, "resource"),
+            subresource: text(ra, "subresource"),
+            namespace: (!namespace.is_empty()).then_some(namespace),
+            name: (!name.is_empty()).then_some(name),
+        };
+        rbac::authorize(store, &ctx.user, &attrs).ok()
+    } else if let Some(nra) = review.pointer("/spec/nonResourceAttributes") {
+        rbac::authorize_non_resource(store, &ctx.user, text(nra, "verb"), text(nra, "path"))
+    } else {
+        return json!({"allowed": false, "evaluationError": "spec.resourceAttributes or spec.nonResourceAttributes is required"});
+    };
+    match reason {
+        Some(reason) => json!({"allowed": true, "reason": reason}),
+        None => json!({"allowed": false}),
+    }
+}
+
 /// The status of an access review; the admin is allowed by its privileged group (no reason),
 /// the agent by its role binding.
 fn decision(ctx: &Ctx, allowed: bool) -> Value {
@@ -102,6 +133,15 @@ fn rules(ctx: &Ctx, review: &Value) -> Value {
         .unwrap_or("");
     let mut groups = vec![String::new()];
     groups.extend(ctx.store().catalogue().groups().into_iter().map(|(g, _)| g));
+    if ctx.user.role == Role::ServiceAccount {
+        let (resource_rules, non_resource_rules) =
+            rbac::rules_review(ctx.store(), &ctx.user, namespace);
+        return json!({
+            "resourceRules": resource_rules,
+            "nonResourceRules": non_resource_rules,
+            "incomplete": false,
+        });
+    }
     let policy = ctx.state.policy();
     json!({
         "resourceRules": policy.resource_rules(&ctx.user, namespace, &groups),

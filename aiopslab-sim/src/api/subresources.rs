@@ -1,5 +1,5 @@
 //! Subresources: `status`, `scale` (as `autoscaling/v1 Scale`), `binding`, `eviction`,
-//! `finalize` and `log`; `exec` and `attach` are WebSocket upgrades handled before the body is
+//! `finalize`, `log` and `token` (see the `tokens` module); `exec` and `attach` are WebSocket upgrades handled before the body is
 //! read (see the `exec` module).
 
 use super::context::Ctx;
@@ -37,7 +37,10 @@ pub(crate) async fn handle(
         ("binding", "create") => binding(ctx, rp, rp.name.as_deref()),
         ("eviction", "create") => eviction(ctx, rtype, rp),
         ("log", "get") => logs::logs(ctx, rtype, rp).await,
-        ("portforward" | "proxy" | "attach" | "ephemeralcontainers" | "token" | "resize", _) => {
+        ("token", "create") if rtype.group.is_empty() && rtype.plural == "serviceaccounts" => {
+            super::tokens::create_token(ctx, rtype, rp)
+        }
+        ("portforward" | "proxy" | "attach" | "ephemeralcontainers" | "resize", _) => {
             Err(ApiError::bad_request(format!(
                 "the virtual cluster does not serve {}/{sub}; reach services from inside a pod with kubectl exec instead",
                 rtype.plural

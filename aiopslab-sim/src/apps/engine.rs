@@ -1073,6 +1073,18 @@ fn start_run(
         mongod_conf: conf,
     };
     walk.run(resume);
+    // A program without a `listen` step listens on its ports from the start.
+    if !profile.startup.iter().any(|s| s.listen.is_some()) && walk.blocked.is_none() {
+        let ports: Vec<u16> = profile
+            .listen
+            .iter()
+            .filter(|l| l.protocol.as_deref().unwrap_or("TCP") == "TCP")
+            .filter_map(|l| render(&l.port.0, &[&walk.vars]).parse().ok())
+            .collect();
+        for p in ports {
+            walk.listen.push((p, 0.0));
+        }
+    }
     // Record the run.
     let listen: Vec<(u16, Timestamp)> =
         walk.listen.iter().map(|(p, t)| (*p, walk.at(*t))).collect();

@@ -44,7 +44,10 @@ pub enum WorkloadError {
         state: String,
     },
     /// The wrk2 pod failed (or could not start).
-    #[error("the wrk2 Job {namespace}/{name} failed: {reason}{}", tail_text(log_tail))]
+    #[error(
+        "the wrk2 Job {namespace}/{name} failed: {reason}{}",
+        tail_text(log_tail)
+    )]
     JobFailed {
         /// Namespace.
         namespace: String,
@@ -103,7 +106,10 @@ mod tests {
             log_tail: tail("a\nb\nc\n", 2),
         };
         let text = e.to_string();
-        assert!(text.ends_with("exited with code 1; last log lines:\nb\nc"), "{text}");
+        assert!(
+            text.ends_with("exited with code 1; last log lines:\nb\nc"),
+            "{text}"
+        );
         let empty = WorkloadError::Report {
             message: "no summary".into(),
             log_tail: vec![],

@@ -32,8 +32,7 @@ pub mod url;
 pub use error::{Result, WorkloadError};
 pub use params::{Distribution, Wrk2};
 pub use render::{
-    CONFIGMAP_NAME, CONTAINER_NAME, IMAGE, JOB_NAME, NAMESPACE, Script, VOLUME_NAME, configmap,
-    job,
+    CONFIGMAP_NAME, CONTAINER_NAME, IMAGE, JOB_NAME, NAMESPACE, Script, VOLUME_NAME, configmap, job,
 };
 pub use report::{
     Calibration, HistogramSummary, Percentile, SocketErrors, SpectrumRow, ThreadStat, Wrk2Report,

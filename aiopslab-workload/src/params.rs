@@ -196,7 +196,13 @@ mod tests {
     fn defaults_are_aiopslabs() {
         let w = Wrk2::new(100);
         assert_eq!(
-            (w.distribution, w.connections, w.duration, w.threads, w.latency),
+            (
+                w.distribution,
+                w.connections,
+                w.duration,
+                w.threads,
+                w.latency
+            ),
             (Distribution::Norm, 2, 6, 2, true)
         );
         let p = Wrk2::problem_default();

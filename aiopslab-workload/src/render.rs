@@ -141,7 +141,11 @@ mod tests {
     #[test]
     fn job_is_aiopslabs_template() {
         let wrk = Wrk2::problem_default();
-        let j = job(&wrk, "compose-post.lua", "http://10.96.3.4:8080/wrk2-api/post/compose");
+        let j = job(
+            &wrk,
+            "compose-post.lua",
+            "http://10.96.3.4:8080/wrk2-api/post/compose",
+        );
         let v = serde_json::to_value(&j).unwrap();
         assert_eq!(
             v,

@@ -192,7 +192,8 @@ impl Wrk2Report {
             if let Some((t, c)) = line.split_once(" threads and ")
                 && let (Ok(t), Some(Ok(c))) = (
                     t.trim().parse::<u64>(),
-                    c.strip_suffix("connections").map(|c| c.trim().parse::<u64>()),
+                    c.strip_suffix("connections")
+                        .map(|c| c.trim().parse::<u64>()),
                 )
             {
                 r.threads = t;
@@ -240,8 +241,12 @@ impl Wrk2Report {
                 let n = n.trim().trim_start_matches("Overall").trim();
                 let (t, read) = rest.split_once(", ").ok_or_else(|| malformed(raw, log))?;
                 r.requests = n.parse().map_err(|_| malformed(raw, log))?;
-                r.runtime_secs = parse_time_ms(t.trim()).ok_or_else(|| malformed(raw, log))? / 1000.0;
-                let read = read.trim().strip_suffix(" read").ok_or_else(|| malformed(raw, log))?;
+                r.runtime_secs =
+                    parse_time_ms(t.trim()).ok_or_else(|| malformed(raw, log))? / 1000.0;
+                let read = read
+                    .trim()
+                    .strip_suffix(" read")
+                    .ok_or_else(|| malformed(raw, log))?;
                 r.bytes_read = parse_bytes(read).ok_or_else(|| malformed(raw, log))?;
                 saw_summary = true;
                 continue;
@@ -372,11 +377,7 @@ fn parse_bytes(s: &str) -> Option<f64> {
     Some(v * 1024f64.powi(power))
 }
 
-fn parse_thread_stat(
-    rest: &str,
-    unit: fn(&str) -> Option<f64>,
-    raw: &str,
-) -> Result<ThreadStat> {
+fn parse_thread_stat(rest: &str, unit: fn(&str) -> Option<f64>, raw: &str) -> Result<ThreadStat> {
     let cols: Vec<&str> = rest.split_whitespace().collect();
     let bad = || WorkloadError::Report {
         message: format!("cannot read the Thread Stats line {:?}", raw.trim_end()),
@@ -401,7 +402,9 @@ fn parse_calibration(rest: &str, raw: &str) -> Result<Calibration> {
         message: format!("cannot read the calibration line {:?}", raw.trim_end()),
         log_tail: vec![raw.to_string()],
     };
-    let (mean, interval) = rest.split_once(", rate sampling interval:").ok_or_else(bad)?;
+    let (mean, interval) = rest
+        .split_once(", rate sampling interval:")
+        .ok_or_else(bad)?;
     // DeathStarBench: `9.141ms` / `25ms`; the wrk2 README: `9747 usec` / `21 msec`.
     let time = |s: &str| {
         let s = s.trim().replace(" usec", "us").replace(" msec", "ms");

@@ -90,8 +90,12 @@ impl Wrk2 {
             )));
         }
         delete_job(cluster, DELETE_LIMIT).await?;
-        cluster.delete::<ConfigMap>(NAMESPACE, render::CONFIGMAP_NAME).await?;
-        cluster.create(NAMESPACE, &render::configmap(script)).await?;
+        cluster
+            .delete::<ConfigMap>(NAMESPACE, render::CONFIGMAP_NAME)
+            .await?;
+        cluster
+            .create(NAMESPACE, &render::configmap(script))
+            .await?;
         let created: Job = cluster
             .create(NAMESPACE, &render::job(self, &script.name, url))
             .await?;
@@ -129,7 +133,13 @@ pub async fn delete_job(cluster: &Cluster, limit: Duration) -> Result<bool> {
         return Ok(false);
     };
     let uid = old.metadata.uid.clone().unwrap_or_default();
-    match within(cluster, &action, jobs.delete(JOB_NAME, &DeleteParams::foreground())).await {
+    match within(
+        cluster,
+        &action,
+        jobs.delete(JOB_NAME, &DeleteParams::foreground()),
+    )
+    .await
+    {
         Ok(_) => {}
         Err(WorkloadError::Cluster(e)) if e.is_not_found() => return Ok(true),
         Err(e) => return Err(e),
@@ -182,7 +192,12 @@ enum Verdict {
     Pending(String),
     Started,
     Succeeded(String),
-    Failed { pod: Option<String>, reason: String },
+    /// The Job counts a finished pod that the pod watch has not shown yet.
+    Stale,
+    Failed {
+        pod: Option<String>,
+        reason: String,
+    },
 }
 
 impl Wrk2Job {
@@ -219,7 +234,12 @@ impl Wrk2Job {
         Ok(cluster.logs(&self.namespace, pod, &options).await?)
     }
 
-    async fn watch(&self, cluster: &Cluster, limit: Duration, goal: Goal) -> Result<Option<String>> {
+    async fn watch(
+        &self,
+        cluster: &Cluster,
+        limit: Duration,
+        goal: Goal,
+    ) -> Result<Option<String>> {
         let deadline = Instant::now() + limit;
         let jobs: Api<Job> = cluster.api(&self.namespace);
         let pods: Api<Pod> = cluster.api(&self.namespace);
@@ -280,7 +300,19 @@ impl Wrk2Job {
                 }
             }
             let Some(j) = &job else { continue };
-            match judge(j, &pod_map) {
+            let mut verdict = judge(j, &pod_map, false);
+            if matches!(verdict, Verdict::Stale) {
+                let listed = cluster
+                    .list_pods(&self.namespace, &self.pod_selector)
+                    .await?;
+                pod_map = listed
+                    .into_iter()
+                    .map(|p| (p.metadata.name.clone().unwrap_or_default(), p))
+                    .collect();
+                verdict = judge(j, &pod_map, true);
+            }
+            match verdict {
+                Verdict::Stale => {}
                 Verdict::Pending(state) => last_state = state,
                 Verdict::Started if goal == Goal::Started => return Ok(None),
                 Verdict::Started => last_state = "wrk2 is running".into(),
@@ -322,7 +354,8 @@ impl Wrk2Job {
     }
 }
 
-type BoxedEvents<K> = Pin<Box<dyn Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send>>;
+type BoxedEvents<K> =
+    Pin<Box<dyn Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send>>;
 
 fn boxed<K: Send + 'static>(
     s: impl Stream<Item = std::result::Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
@@ -340,7 +373,10 @@ const STUCK: &[&str] = &[
     "RunContainerError",
 ];
 
-fn judge(job: &Job, pods: &BTreeMap<String, Pod>) -> Verdict {
+/// Judges the Job and its pods. The two watches are separate streams, so the Job can count a
+/// finished pod before the pod watch shows it finished: then, unless `fresh` (the pods were
+/// just listed), the verdict is [`Verdict::Stale`].
+fn judge(job: &Job, pods: &BTreeMap<String, Pod>, fresh: bool) -> Verdict {
     let status = job.status.clone().unwrap_or_default();
     let failed_pod = pods
         .iter()
@@ -352,11 +388,10 @@ fn judge(job: &Job, pods: &BTreeMap<String, Pod>) -> Verdict {
             reason: format!("pod {name} {}", termination(pod)),
         };
     }
-    if let Some(c) = status
-        .conditions
-        .as_ref()
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Failed" && c.status == "True"))
-    {
+    if let Some(c) = status.conditions.as_ref().and_then(|cs| {
+        cs.iter()
+            .find(|c| c.type_ == "Failed" && c.status == "True")
+    }) {
         return Verdict::Failed {
             pod: None,
             reason: format!(
@@ -365,6 +400,13 @@ fn judge(job: &Job, pods: &BTreeMap<String, Pod>) -> Verdict {
                 c.message.clone().unwrap_or_default()
             ),
         };
+    }
+    let counted = status.failed.unwrap_or(0) > 0 || status.succeeded.unwrap_or(0) > 0;
+    let seen = pods
+        .values()
+        .any(|p| matches!(phase(p), "Succeeded" | "Failed"));
+    if counted && !seen && !fresh {
+        return Verdict::Stale;
     }
     if status.failed.unwrap_or(0) > 0 {
         return Verdict::Failed {
@@ -379,8 +421,7 @@ fn judge(job: &Job, pods: &BTreeMap<String, Pod>) -> Verdict {
         // The pod is gone from our view (deleted after finishing); its log went with it.
         return Verdict::Failed {
             pod: None,
-            reason: "the Job succeeded but its pod was deleted before its log could be read"
-                .into(),
+            reason: "the Job succeeded but its pod was deleted before its log could be read".into(),
         };
     }
     for (name, pod) in pods {
@@ -417,7 +458,11 @@ fn judge(job: &Job, pods: &BTreeMap<String, Pod>) -> Verdict {
         status.active.unwrap_or(0),
         status.succeeded.unwrap_or(0),
         status.failed.unwrap_or(0),
-        if describe.is_empty() { "; no pod yet" } else { "; " },
+        if describe.is_empty() {
+            "; no pod yet"
+        } else {
+            "; "
+        },
         describe.join(", ")
     ))
 }

@@ -1,7 +1,7 @@
 //! The report parser on wrk2 output as the real tools print it: DeathStarBench's wrk2 (the
 //! image AIOpsLab runs), upstream wrk2 and wrk.
 
-use aiopslab_workload::{SocketErrors, Wrk2Report, WorkloadError};
+use aiopslab_workload::{SocketErrors, WorkloadError, Wrk2Report};
 
 /// DeathStarBench's wrk2 after a healthy 10 s Hotel Reservation run (no calibration within
 /// 10 s, so `Req/Sec` is empty).
@@ -202,7 +202,10 @@ fn healthy_dsb_report() {
     assert_eq!(r.spectrum[3].quantile, 0.5);
     assert_eq!(r.spectrum[7].total_count, 100);
     let h = r.histogram.unwrap();
-    assert_eq!((h.mean_ms, h.stdev_ms, h.max_ms, h.total_count), (2.61, 1.02, 5.484, 100));
+    assert_eq!(
+        (h.mean_ms, h.stdev_ms, h.max_ms, h.total_count),
+        (2.61, 1.02, 5.484, 100)
+    );
     assert!(r.calibrations.is_empty());
 }
 
@@ -238,7 +241,10 @@ fn all_timeouts_keep_nan_and_calibration() {
     let lat = r.latency.unwrap();
     assert!(lat.avg.is_nan() && lat.stdev.is_nan());
     assert_eq!((lat.high, lat.within_stdev_percent), (0.0, 0.0));
-    assert_eq!(r.req_per_sec_per_thread.unwrap().within_stdev_percent, 100.0);
+    assert_eq!(
+        r.req_per_sec_per_thread.unwrap().within_stdev_percent,
+        100.0
+    );
     assert_eq!(r.latency_at(99.999), Some(0.0));
     assert_eq!(r.requests, 0);
     assert_eq!((r.bytes_read, r.transfer_per_sec), (0.0, 0.0));
@@ -258,7 +264,10 @@ fn upstream_wrk2_layout() {
     assert!(close(lat.stdev, 0.79939));
     assert_eq!(lat.high, 34.66);
     let rps = r.req_per_sec_per_thread.unwrap();
-    assert_eq!((rps.avg, rps.stdev, rps.high), (14_750.0, 1_210.0, 52_300.0));
+    assert_eq!(
+        (rps.avg, rps.stdev, rps.high),
+        (14_750.0, 1_210.0, 52_300.0)
+    );
     assert_eq!(r.latency_at(100.0), Some(34.69));
     assert!(close(r.bytes_read, 0.98 * 1024.0 * 1024.0 * 1024.0));
     assert!(close(r.transfer_per_sec, 3.35 * 1024.0 * 1024.0));
@@ -281,7 +290,10 @@ fn a_killed_run_is_not_a_report() {
     let log = "Running 10s test @ http://10.96.0.1:5000\n  2 threads and 2 connections\n";
     let e = Wrk2Report::parse(log).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("`N requests in T, X read` line is missing"), "{text}");
+    assert!(
+        text.contains("`N requests in T, X read` line is missing"),
+        "{text}"
+    );
     assert!(text.contains("2 threads and 2 connections"), "{text}");
     let e = Wrk2Report::parse("  5 requests in 1.00s, 1.00KB read\n").unwrap_err();
     assert!(e.to_string().contains("Requests/sec"), "{e}");
@@ -295,7 +307,10 @@ fn a_killed_run_is_not_a_report() {
 fn malformed_lines_are_named() {
     let bad = DSB_ERRORS.replace("timeout 3", "timeout three");
     let e = Wrk2Report::parse(&bad).unwrap_err().to_string();
-    assert!(e.contains("Socket errors: connect 0, read 0, write 0, timeout three"), "{e}");
+    assert!(
+        e.contains("Socket errors: connect 0, read 0, write 0, timeout three"),
+        "{e}"
+    );
     let bad = DSB_HEALTHY.replace("31.15KB read", "31.15 read");
     let e = Wrk2Report::parse(&bad).unwrap_err().to_string();
     assert!(e.contains("100 requests in 10.00s, 31.15 read"), "{e}");

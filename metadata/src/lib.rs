@@ -95,7 +95,10 @@ macro_rules! file {
     };
 }
 
-static HOTEL_PRE: &[File] = &[file!("hotel-reservation", "manifests/aiopslab-configmaps.yaml")];
+static HOTEL_PRE: &[File] = &[file!(
+    "hotel-reservation",
+    "manifests/aiopslab-configmaps.yaml"
+)];
 
 static HOTEL_MANIFESTS: &[File] = &[
     file!("hotel-reservation", "manifests/consul.yaml"),
@@ -214,13 +217,30 @@ mod tests {
             let mut last = 0;
             for f in app.pre_deploy.iter().chain(app.manifests) {
                 let at = position(app.app_json, &format!("\"{}\"", f.path), app.key);
-                assert!(at >= last, "{}: {} is out of app.json's order", app.key, f.path);
+                assert!(
+                    at >= last,
+                    "{}: {} is out of app.json's order",
+                    app.key,
+                    f.path
+                );
                 last = at;
             }
-            assert!(app.app_json.contains(&format!("\"Namespace\": \"{}\"", app.namespace)));
-            assert!(app.app_json.contains(&format!("\"service\": \"{}\"", app.frontend.0)));
-            assert!(app.app_json.contains(&format!("\"script\": \"{}\"", app.workload.script)));
-            assert!(app.app_json.contains(&format!("\"method\": \"{}\"", app.method)));
+            assert!(
+                app.app_json
+                    .contains(&format!("\"Namespace\": \"{}\"", app.namespace))
+            );
+            assert!(
+                app.app_json
+                    .contains(&format!("\"service\": \"{}\"", app.frontend.0))
+            );
+            assert!(
+                app.app_json
+                    .contains(&format!("\"script\": \"{}\"", app.workload.script))
+            );
+            assert!(
+                app.app_json
+                    .contains(&format!("\"method\": \"{}\"", app.method))
+            );
         }
     }
 
@@ -228,17 +248,29 @@ mod tests {
     fn every_manifest_is_listed_once() {
         for app in apps() {
             let listed = app.app_json.matches("\"manifests/").count();
-            assert_eq!(listed, app.pre_deploy.len() + app.manifests.len(), "{}", app.key);
+            assert_eq!(
+                listed,
+                app.pre_deploy.len() + app.manifests.len(),
+                "{}",
+                app.key
+            );
         }
     }
 
     #[test]
     fn lookup_by_key_name_and_namespace() {
         assert_eq!(app("Social Network").map(|a| a.key), Some("social-network"));
-        assert_eq!(app("test-social-network").map(|a| a.key), Some("social-network"));
+        assert_eq!(
+            app("test-social-network").map(|a| a.key),
+            Some("social-network")
+        );
         assert!(app("astronomy-shop").is_none());
         let sn = app("social-network").unwrap();
-        assert!(sn.file("manifests/user-service.yaml").unwrap().contains("UserService"));
+        assert!(
+            sn.file("manifests/user-service.yaml")
+                .unwrap()
+                .contains("UserService")
+        );
         assert!(sn.file("manifests/nope.yaml").is_none());
         assert_eq!(sn.file("profiles.yaml"), Some(sn.profiles));
     }

@@ -198,9 +198,9 @@ impl LogSource for DerivedLogs {
                 .map(|p| p.node.clone())
                 .unwrap_or_default();
             let c = ContainerRef {
-                namespace: l.namespace.clone(),
-                pod: l.pod.clone(),
-                container: l.container.clone(),
+                namespace: l.namespace.to_string(),
+                pod: l.pod.to_string(),
+                container: l.container.to_string(),
                 node,
             };
             docs.push(LogDocument::container_line(*t, &c, &l.message));

@@ -79,16 +79,16 @@ fn resolve(st: &State, k: &CallKey, at_ms: i64) -> Resolved {
     let (src_wl, src_ns) = match (src, k.src_namespace.is_empty()) {
         (Some(p), _) => (p.workload(), p.namespace.clone()),
         (None, false) if !k.src_service.is_empty() => {
-            (k.src_service.clone(), k.src_namespace.clone())
+            (k.src_service.to_string(), k.src_namespace.to_string())
         }
         _ => (unknown(), unknown()),
     };
     let dst_wl = dst
         .map(|p| p.workload())
-        .unwrap_or_else(|| k.dst_service.clone());
+        .unwrap_or_else(|| k.dst_service.to_string());
     let dst_svc = dst
         .and_then(|p| service_of(st, p))
-        .unwrap_or_else(|| k.dst_service.clone());
+        .unwrap_or_else(|| k.dst_service.to_string());
     let reporter = if k.reporter == "destination" {
         dst
     } else {
@@ -96,10 +96,16 @@ fn resolve(st: &State, k: &CallKey, at_ms: i64) -> Resolved {
     };
     let (pod_ns, pod_name, ip) = match reporter {
         Some(p) => (p.namespace.clone(), p.name.clone(), p.ip.clone()),
-        None if k.reporter == "destination" => {
-            (k.dst_namespace.clone(), k.dst_pod.clone(), String::new())
-        }
-        None => (k.src_namespace.clone(), k.src_pod.clone(), String::new()),
+        None if k.reporter == "destination" => (
+            k.dst_namespace.to_string(),
+            k.dst_pod.to_string(),
+            String::new(),
+        ),
+        None => (
+            k.src_namespace.to_string(),
+            k.src_pod.to_string(),
+            String::new(),
+        ),
     };
     let mut labels = vec![
         ("reporter".to_string(), k.reporter.to_string()),
@@ -108,19 +114,19 @@ fn resolve(st: &State, k: &CallKey, at_ms: i64) -> Resolved {
         ("destination_workload".into(), dst_wl),
         (
             "destination_workload_namespace".into(),
-            k.dst_namespace.clone(),
+            k.dst_namespace.to_string(),
         ),
         ("destination_service_name".into(), dst_svc.clone()),
         (
             "destination_service_namespace".into(),
-            k.dst_namespace.clone(),
+            k.dst_namespace.to_string(),
         ),
         (
             "destination_service".into(),
             format!("{dst_svc}.{}.svc.cluster.local", k.dst_namespace),
         ),
-        ("request_protocol".into(), k.protocol.clone()),
-        ("response_code".into(), k.code.clone()),
+        ("request_protocol".into(), k.protocol.to_string()),
+        ("response_code".into(), k.code.to_string()),
         ("response_flags".into(), "-".into()),
         ("job".into(), "envoy-stats".into()),
         ("namespace".into(), pod_ns),
@@ -129,7 +135,7 @@ fn resolve(st: &State, k: &CallKey, at_ms: i64) -> Resolved {
     if !ip.is_empty() {
         labels.push(("instance".into(), format!("{ip}:15090")));
     }
-    if k.protocol == "grpc" {
+    if &*k.protocol == "grpc" {
         let ok = k.code.starts_with('2');
         labels.push((
             "grpc_response_status".into(),

@@ -31,6 +31,7 @@
 
 pub mod baseline;
 pub mod cadvisor;
+mod compact;
 mod flow;
 mod hash;
 pub mod logs;

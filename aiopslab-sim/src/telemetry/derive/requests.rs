@@ -35,8 +35,10 @@
 //! workloads (count, failures, latency histogram) and the bytes each pod sent and received.
 //! Traces, logs and metrics are built from these when asked.
 
+use super::compact::{CLog, CSpan, Fnv, Interner, StoredRequest, Str};
 use crate::telemetry::traces::{SpanLog, Tag};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The role of a span (Jaeger's `span.kind` tag).
@@ -153,6 +155,9 @@ impl RecordedRequest {
 pub struct RequestLimits {
     /// Sampled requests kept as traces (oldest dropped first).
     pub max_traces: usize,
+    /// At most this many traces are kept per second of start time (the first ones recorded);
+    /// the others still count in the metrics.
+    pub max_traces_per_second: usize,
     /// Request log lines kept (oldest dropped first).
     pub max_logs: usize,
     /// Aggregation interval (the scrape interval), ms.
@@ -164,7 +169,8 @@ pub struct RequestLimits {
 impl Default for RequestLimits {
     fn default() -> Self {
         RequestLimits {
-            max_traces: 20_000,
+            max_traces: 10_000,
+            max_traces_per_second: 25,
             max_logs: 200_000,
             bucket_ms: 15_000,
             max_buckets: 5_760,
@@ -181,25 +187,25 @@ pub const DURATION_BUCKETS_MS: [f64; 19] = [
 /// Who called whom, as the request metrics label it (raw names; workloads are resolved when
 /// the metrics are computed).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallKey {
+pub(crate) struct CallKey {
     /// `destination` (measured by the server) or `source` (a call to an untraced backend).
     pub reporter: &'static str,
     /// Caller namespace (`""`: outside the mesh).
-    pub src_namespace: String,
+    pub src_namespace: Str,
     /// Caller pod (`""`: unknown).
-    pub src_pod: String,
+    pub src_pod: Str,
     /// Caller service (`""`: unknown).
-    pub src_service: String,
+    pub src_service: Str,
     /// Callee namespace.
-    pub dst_namespace: String,
+    pub dst_namespace: Str,
     /// Callee pod (`""`: unknown, e.g. an untraced database).
-    pub dst_pod: String,
+    pub dst_pod: Str,
     /// Callee service (the traced service, or the host dialled).
-    pub dst_service: String,
+    pub dst_service: Str,
     /// Protocol.
-    pub protocol: String,
+    pub protocol: Str,
     /// Response code (`200`, `500`, `0` for a connection failure).
-    pub code: String,
+    pub code: Str,
 }
 
 /// Counts of one call series in one interval.
@@ -232,15 +238,6 @@ pub struct Buckets<T> {
     pub by_start: BTreeMap<i64, T>,
 }
 
-/// A stored request, with its number (for ids).
-#[derive(Debug, Clone)]
-pub struct StoredRequest {
-    /// Order of recording, from 0.
-    pub seq: u64,
-    /// The request.
-    pub request: RecordedRequest,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Inner {
     pub seed: u64,
@@ -251,12 +248,13 @@ pub(crate) struct Inner {
     /// seq -> start µs, for lookups by id.
     pub by_seq: HashMap<u64, i64>,
     /// service -> (operation, span kind) seen.
-    pub operations: BTreeMap<String, BTreeSet<(String, String)>>,
+    pub operations: BTreeMap<Str, BTreeSet<(Str, &'static str)>>,
     /// (time ms, seq, index) -> line.
-    pub logs: BTreeMap<(i64, u64, usize), RecordedLog>,
+    pub logs: BTreeMap<(i64, u64, usize), CLog>,
     pub calls: BTreeMap<CallKey, Buckets<CallAgg>>,
     /// (namespace, pod) -> per interval [rx bytes, tx bytes, rx packets, tx packets].
-    pub traffic: HashMap<(String, String), Buckets<[f64; 4]>>,
+    pub traffic: HashMap<(Str, Str), Buckets<[f64; 4]>, BuildHasherDefault<Fnv>>,
+    pub strings: Interner,
     /// The earliest and latest span starts seen (µs).
     pub span_range: Option<(i64, i64)>,
 }
@@ -335,33 +333,56 @@ impl RequestLog {
     /// Records one request.
     pub fn record(&self, request: RecordedRequest) {
         let mut g = self.lock();
+        let g = &mut *g;
         let seq = g.seq;
         g.seq += 1;
         let limits = g.limits;
-        aggregate(&mut g, &request, limits);
+        aggregate(g, &request, limits);
         for (i, l) in request.logs.iter().enumerate() {
-            g.logs.insert((l.time_ms, seq, i), l.clone());
+            let line = CLog::of(l, &mut g.strings);
+            g.logs.insert((l.time_ms, seq, i), line);
         }
         while g.logs.len() > limits.max_logs {
             g.logs.pop_first();
         }
-        if request.sampled && !request.spans.is_empty() {
-            for s in &request.spans {
-                g.operations
-                    .entry(s.service.clone())
-                    .or_default()
-                    .insert((s.operation.clone(), s.kind.as_str().to_string()));
-                let (lo, hi) = g.span_range.unwrap_or((s.start_us, s.start_us));
-                g.span_range = Some((lo.min(s.start_us), hi.max(s.start_us)));
+        if !request.sampled || request.spans.is_empty() {
+            return;
+        }
+        let start = request.start_us();
+        let sec = start.div_euclid(1_000_000) * 1_000_000;
+        let in_second = g
+            .traces
+            .range((sec, 0)..(sec.saturating_add(1_000_000), 0))
+            .count();
+        if in_second >= limits.max_traces_per_second {
+            return;
+        }
+        let spans: Box<[CSpan]> = request
+            .spans
+            .iter()
+            .map(|s| CSpan::of(s, &mut g.strings))
+            .collect();
+        for s in spans.iter() {
+            let ops = g.operations.entry(s.service.clone()).or_default();
+            let op = (s.operation.clone(), s.kind.as_str());
+            if !ops.contains(&op) {
+                ops.insert(op);
             }
-            let start = request.start_us();
-            g.by_seq.insert(seq, start);
-            g.traces
-                .insert((start, seq), Arc::new(StoredRequest { seq, request }));
-            while g.traces.len() > limits.max_traces {
-                if let Some(((_, old), _)) = g.traces.pop_first() {
-                    g.by_seq.remove(&old);
-                }
+            let (lo, hi) = g.span_range.unwrap_or((s.start_us, s.start_us));
+            g.span_range = Some((lo.min(s.start_us), hi.max(s.start_us)));
+        }
+        g.by_seq.insert(seq, start);
+        g.traces.insert(
+            (start, seq),
+            Arc::new(StoredRequest {
+                seq,
+                start_us: start,
+                spans,
+            }),
+        );
+        while g.traces.len() > limits.max_traces {
+            if let Some(((_, old), _)) = g.traces.pop_first() {
+                g.by_seq.remove(&old);
             }
         }
     }
@@ -382,57 +403,83 @@ fn aggregate(g: &mut Inner, req: &RecordedRequest, limits: RequestLimits) {
             c.parent == Some(i) && c.kind == SpanKind::Server && c.service != spans[i].service
         })
     };
+    // Each span's strings, shared once.
+    let names: Vec<[Str; 5]> = spans
+        .iter()
+        .map(|s| {
+            [
+                g.strings.get(&s.namespace),
+                g.strings.get(&s.pod),
+                g.strings.get(&s.service),
+                g.strings.get(&s.protocol),
+                g.strings.get(if s.peer_service.is_empty() {
+                    &s.operation
+                } else {
+                    &s.peer_service
+                }),
+            ]
+        })
+        .collect();
+    let empty = g.strings.get("");
+    let (ok, err) = (g.strings.get("200"), g.strings.get("500"));
     for (i, s) in spans.iter().enumerate() {
         let failed = s.failed || s.error;
-        let code = match s.status_code {
-            Some(c) => c.to_string(),
-            None if failed => "500".to_string(),
-            None => "200".to_string(),
+        let code: Str = match s.status_code {
+            Some(200) => ok.clone(),
+            Some(500) => err.clone(),
+            Some(c) => g.strings.get(&c.to_string()),
+            None if failed => err.clone(),
+            None => ok.clone(),
         };
         let parent = s.parent.and_then(|p| spans.get(p));
+        let [ns, pod, svc, proto, peer] = &names[i];
         let key = match s.kind {
             SpanKind::Server | SpanKind::Consumer => {
-                let caller =
-                    parent.filter(|p| p.kind == SpanKind::Client || p.kind == SpanKind::Producer);
-                let caller_parent = caller.and_then(|c| c.parent).and_then(|p| spans.get(p));
+                let caller_i = s.parent.filter(|p| {
+                    spans
+                        .get(*p)
+                        .is_some_and(|c| c.kind == SpanKind::Client || c.kind == SpanKind::Producer)
+                });
+                let caller_parent = caller_i
+                    .and_then(|c| spans[c].parent)
+                    .filter(|p| *p < spans.len());
                 // Same-service server spans nested in a server span (nginx's location span)
                 // are not calls.
-                if parent.is_some_and(|p| p.service == s.service) && caller.is_none() {
+                if parent.is_some_and(|p| p.service == s.service) && caller_i.is_none() {
                     None
                 } else {
+                    let c = caller_i.map(|c| &names[c]);
+                    let src_service = c
+                        .map(|c| c[2].clone())
+                        .or_else(|| caller_parent.map(|p| names[p][2].clone()))
+                        .unwrap_or_else(|| empty.clone());
+                    let protocol = if s.protocol.is_empty() {
+                        c.map(|c| c[3].clone()).unwrap_or_else(|| empty.clone())
+                    } else {
+                        proto.clone()
+                    };
                     Some(CallKey {
                         reporter: "destination",
-                        src_namespace: caller.map(|c| c.namespace.clone()).unwrap_or_default(),
-                        src_pod: caller.map(|c| c.pod.clone()).unwrap_or_default(),
-                        src_service: caller
-                            .map(|c| c.service.clone())
-                            .or_else(|| caller_parent.map(|p| p.service.clone()))
-                            .unwrap_or_default(),
-                        dst_namespace: s.namespace.clone(),
-                        dst_pod: s.pod.clone(),
-                        dst_service: s.service.clone(),
-                        protocol: if s.protocol.is_empty() {
-                            caller.map(|c| c.protocol.clone()).unwrap_or_default()
-                        } else {
-                            s.protocol.clone()
-                        },
+                        src_namespace: c.map(|c| c[0].clone()).unwrap_or_else(|| empty.clone()),
+                        src_pod: c.map(|c| c[1].clone()).unwrap_or_else(|| empty.clone()),
+                        src_service,
+                        dst_namespace: ns.clone(),
+                        dst_pod: pod.clone(),
+                        dst_service: svc.clone(),
+                        protocol,
                         code,
                     })
                 }
             }
             SpanKind::Client | SpanKind::Producer if !has_server_child(i) => Some(CallKey {
                 reporter: "source",
-                src_namespace: s.namespace.clone(),
-                src_pod: s.pod.clone(),
-                src_service: s.service.clone(),
-                dst_namespace: s.namespace.clone(),
-                dst_pod: String::new(),
-                dst_service: if s.peer_service.is_empty() {
-                    s.operation.clone()
-                } else {
-                    s.peer_service.clone()
-                },
-                protocol: s.protocol.clone(),
+                src_namespace: ns.clone(),
+                src_pod: pod.clone(),
+                src_service: svc.clone(),
+                dst_namespace: ns.clone(),
+                dst_pod: empty.clone(),
+                dst_service: peer.clone(),
+                protocol: proto.clone(),
                 code,
             }),
             _ => None,
@@ -481,10 +528,9 @@ fn aggregate(g: &mut Inner, req: &RecordedRequest, limits: RequestLimits) {
             SpanKind::Internal => continue,
         };
         let row = [rx as f64, tx as f64, packets(rx), packets(tx)];
+        let pod_key = (ns.clone(), pod.clone());
         add_to(
-            g.traffic
-                .entry((s.namespace.clone(), s.pod.clone()))
-                .or_default(),
+            g.traffic.entry(pod_key).or_default(),
             bucket_of(s.start_us.div_euclid(1000), limits.bucket_ms),
             limits.max_buckets,
             |a| {
@@ -505,7 +551,8 @@ impl Inner {
     /// Cumulative traffic `[rx, tx, rx packets, tx packets]` of a pod at each of `times`
     /// (sorted): every interval that starts before the instant counts whole.
     pub fn traffic_at(&self, namespace: &str, pod: &str, times: &[i64]) -> Vec<[f64; 4]> {
-        let Some(b) = self.traffic.get(&(namespace.to_string(), pod.to_string())) else {
+        let key: (Str, Str) = (Arc::from(namespace), Arc::from(pod));
+        let Some(b) = self.traffic.get(&key) else {
             return vec![[0.0; 4]; times.len()];
         };
         let mut out = Vec::with_capacity(times.len());
@@ -570,7 +617,7 @@ mod tests {
         let keys: Vec<(&str, &str, &str)> = g
             .calls
             .keys()
-            .map(|k| (k.reporter, k.src_service.as_str(), k.dst_service.as_str()))
+            .map(|k| (k.reporter, &*k.src_service, &*k.dst_service))
             .collect();
         assert_eq!(
             keys,
@@ -595,6 +642,7 @@ mod tests {
             1,
             RequestLimits {
                 max_traces: 3,
+                max_traces_per_second: 10,
                 max_logs: 2,
                 bucket_ms: 15_000,
                 max_buckets: 2,

@@ -8,8 +8,9 @@
 //! `error=true` when set; its process has the service name and `hostname` (pod name) and `ip`
 //! (pod IP) tags plus any others recorded.
 
+use super::compact::StoredRequest;
 use super::hash::mix;
-use super::requests::{Inner, RecordedRequest, RequestLog, StoredRequest};
+use super::requests::{Inner, RequestLog};
 use crate::clock::SharedClock;
 use crate::telemetry::traces::{
     Operation, Process, RefType, Span, SpanRef, Tag, Trace, TraceSource, normalize_trace_id,
@@ -39,24 +40,23 @@ fn span_id(trace: u64, index: usize, root: bool) -> u64 {
 }
 
 /// Converts one stored request into a Jaeger trace.
-pub fn to_trace(seed: u64, stored: &StoredRequest) -> Trace {
-    let req: &RecordedRequest = &stored.request;
+pub(crate) fn to_trace(seed: u64, stored: &StoredRequest) -> Trace {
     let tid = trace_id(seed, stored.seq);
     let tid_hex = format!("{tid:016x}");
-    let root = req.spans.iter().position(|s| s.parent.is_none());
-    let ids: Vec<u64> = (0..req.spans.len())
+    let root = stored.spans.iter().position(|s| s.parent.is_none());
+    let ids: Vec<u64> = (0..stored.spans.len())
         .map(|i| span_id(tid, i, Some(i) == root))
         .collect();
-    let spans = req
+    let spans = stored
         .spans
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let mut tags = Vec::with_capacity(s.tags.len() + 3);
-            if !s.kind.as_str().is_empty() && !s.tags.iter().any(|t| t.key == "span.kind") {
+            if !s.kind.as_str().is_empty() && !s.tags.iter().any(|t| &*t.key == "span.kind") {
                 tags.push(Tag::string("span.kind", s.kind.as_str()));
             }
-            tags.extend(s.tags.iter().cloned());
+            tags.extend(s.tags.iter().map(|t| t.tag()));
             if let Some(code) = s.status_code
                 && !tags.iter().any(|t| t.key == "http.status_code")
             {
@@ -66,16 +66,16 @@ pub fn to_trace(seed: u64, stored: &StoredRequest) -> Trace {
                 tags.push(Tag::bool("error", true));
             }
             let mut ptags = Vec::new();
-            if !s.pod.is_empty() && !s.process_tags.iter().any(|t| t.key == "hostname") {
+            if !s.pod.is_empty() && !s.process_tags.iter().any(|t| &*t.key == "hostname") {
                 ptags.push(Tag::string("hostname", &s.pod));
             }
-            if !s.pod_ip.is_empty() && !s.process_tags.iter().any(|t| t.key == "ip") {
+            if !s.pod_ip.is_empty() && !s.process_tags.iter().any(|t| &*t.key == "ip") {
                 ptags.push(Tag::string("ip", &s.pod_ip));
             }
-            ptags.extend(s.process_tags.iter().cloned());
+            ptags.extend(s.process_tags.iter().map(|t| t.tag()));
             let references = s
                 .parent
-                .and_then(|p| ids.get(p))
+                .and_then(|p| ids.get(p as usize))
                 .map(|pid| {
                     vec![SpanRef {
                         ref_type: RefType::ChildOf,
@@ -87,14 +87,14 @@ pub fn to_trace(seed: u64, stored: &StoredRequest) -> Trace {
             Span {
                 trace_id: tid_hex.clone(),
                 span_id: format!("{:016x}", ids[i]),
-                operation_name: s.operation.clone(),
+                operation_name: s.operation.to_string(),
                 references,
                 start_time_us: s.start_us,
                 duration_us: s.duration_us.max(0),
                 tags,
-                logs: s.logs.clone(),
+                logs: s.logs.to_vec(),
                 process: Process {
-                    service_name: s.service.clone(),
+                    service_name: s.service.to_string(),
                     tags: ptags,
                 },
                 flags: 1,
@@ -129,8 +129,7 @@ impl DerivedTraces {
             .range((lo_us.saturating_sub(MAX_TRACE_SPREAD_US), 0)..=(hi, u64::MAX))
             .map(|(_, r)| r)
             .filter(move |r| {
-                r.request
-                    .spans
+                r.spans
                     .iter()
                     .any(|s| s.start_us >= lo_us && s.start_us <= hi)
             })
@@ -157,7 +156,12 @@ impl TraceSource for DerivedTraces {
     }
 
     fn services(&self) -> Vec<String> {
-        self.requests.lock().operations.keys().cloned().collect()
+        self.requests
+            .lock()
+            .operations
+            .keys()
+            .map(|k| k.to_string())
+            .collect()
     }
 
     fn operations(&self, service: &str) -> Vec<Operation> {
@@ -167,8 +171,8 @@ impl TraceSource for DerivedTraces {
             .map(|ops| {
                 ops.iter()
                     .map(|(name, kind)| Operation {
-                        name: name.clone(),
-                        span_kind: kind.clone(),
+                        name: name.to_string(),
+                        span_kind: kind.to_string(),
                     })
                     .collect()
             })
@@ -181,9 +185,7 @@ impl TraceSource for DerivedTraces {
         let now = self.now_us();
         g.traces
             .values()
-            .find(|r| {
-                format!("{:016x}", trace_id(g.seed, r.seq)) == want && r.request.start_us() <= now
-            })
+            .find(|r| format!("{:016x}", trace_id(g.seed, r.seq)) == want && r.start_us <= now)
             .map(|r| to_trace(g.seed, r))
     }
 }

@@ -13,7 +13,12 @@ use std::sync::Arc;
 
 const COMPONENT: &str = "statefulset-controller";
 
-/// Ensures a ControllerRevision for `template` exists; returns its name.
+/// Ensures a ControllerRevision for `template` exists and is the owner's newest; returns its
+/// name.
+///
+/// As the real StatefulSet and DaemonSet controllers do, a template equal to an older revision
+/// (after `kubectl rollout undo`) reuses that revision and gives it the next revision number,
+/// so that `kubectl rollout history` lists it last.
 pub(crate) fn ensure_revision(
     ctx: &mut Ctx,
     owner: &Value,
@@ -23,13 +28,6 @@ pub(crate) fn ensure_revision(
     let ns = util::namespace(owner).to_string();
     let hash = template_hash(template, None);
     let rev_name = format!("{}-{hash}", name(owner));
-    if ctx
-        .store
-        .get_arc(&keys::controllerrevisions(), &ns, &rev_name)
-        .is_ok()
-    {
-        return rev_name;
-    }
     let (revs, _) = ctx.store.list(&keys::controllerrevisions(), Some(&ns));
     let owner_uid = util::uid(owner).to_string();
     let max = revs
@@ -38,13 +36,22 @@ pub(crate) fn ensure_revision(
         .filter_map(|r| int(r, "/revision"))
         .max()
         .unwrap_or(0);
+    if let Some(existing) = revs.iter().find(|r| name(r) == rev_name) {
+        if int(existing, "/revision").is_some_and(|r| r < max) {
+            let _ = ctx
+                .store
+                .modify(&keys::controllerrevisions(), &ns, &rev_name, |r| {
+                    r["revision"] = json!(max + 1);
+                    Ok(())
+                });
+        }
+        return rev_name;
+    }
     let mut labels = template
         .pointer("/metadata/labels")
         .cloned()
         .unwrap_or(json!({}));
     labels["controller.kubernetes.io/hash"] = json!(hash);
-    let mut data_template = template.clone();
-    data_template["$patch"] = json!("replace");
     let rev = json!({
         "apiVersion": "apps/v1",
         "kind": "ControllerRevision",
@@ -53,11 +60,46 @@ pub(crate) fn ensure_revision(
             "labels": labels,
             "ownerReferences": [owner_ref(owner, "apps/v1", kind)],
         },
-        "data": {"spec": {"template": data_template}},
+        "data": revision_data(template),
         "revision": max + 1,
     });
     let _ = ctx.create(&keys::controllerrevisions(), &ns, rev);
     rev_name
+}
+
+/// The `data` of a ControllerRevision: `{"spec":{"template":{...,"$patch":"replace"}}}`, the
+/// strategic merge patch `kubectl rollout undo` sends back. It is laid out as kubectl's own
+/// rendering of the object's template (Go's typed encoding: `metadata.creationTimestamp: null`,
+/// keys sorted), because kubectl compares the two byte for byte to report a rollback to the
+/// current template as skipped.
+pub(crate) fn revision_data(template: &Value) -> Value {
+    let mut template = template.clone();
+    if let Some(map) = template.as_object_mut() {
+        let meta = map.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.entry("creationTimestamp").or_insert(Value::Null);
+        }
+        map.insert("$patch".into(), json!("replace"));
+    }
+    sorted_keys(json!({"spec": {"template": template}}))
+}
+
+/// `value` with the keys of every object in byte order, as Go encodes a map.
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 fn ordinal(set: &str, pod: &str) -> Option<i64> {

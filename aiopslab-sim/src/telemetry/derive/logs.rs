@@ -153,7 +153,7 @@ impl LogSource for DerivedLogs {
     fn documents(&self, window: TimeWindow) -> Vec<LogDocument> {
         let cfg = self.timeline.config().clone();
         let now = self.timeline.store().clock().now().as_millisecond();
-        let st = self.timeline.current();
+        let st = self.timeline.snapshot();
         let back = baseline::compute(&st, &cfg);
         let hi = window.end.min(now);
         let lo = window.start.max(back.history_start.unwrap_or(window.start));
@@ -212,7 +212,7 @@ impl LogSource for DerivedLogs {
     fn retention(&self) -> TimeWindow {
         let cfg = self.timeline.config().clone();
         let now = self.timeline.store().clock().now().as_millisecond();
-        let st = self.timeline.current();
+        let st = self.timeline.snapshot();
         let back = baseline::compute(&st, &cfg);
         TimeWindow::new(back.history_start.unwrap_or(now).min(now), now)
     }

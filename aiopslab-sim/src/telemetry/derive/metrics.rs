@@ -63,7 +63,7 @@ impl DerivedMetrics {
     ) -> Vec<Series> {
         let cfg = self.timeline.config().clone();
         let now = self.timeline.store().clock().now().as_millisecond();
-        let st = self.timeline.current();
+        let st = self.timeline.snapshot();
         let back = baseline::compute(&st, &cfg);
         let hi = window.end.min(now);
         let lo = window.start.max(back.history_start.unwrap_or(window.start));

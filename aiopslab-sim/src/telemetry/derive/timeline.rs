@@ -224,7 +224,7 @@ pub struct ServiceState {
 }
 
 /// The recorded history.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct State {
     last_rv: u64,
     /// Pod incarnations.
@@ -343,6 +343,12 @@ impl Timeline {
         self.sync_kubelet(&mut st, None);
         self.evict(&mut st);
         st
+    }
+
+    /// Brings the record up to date and returns a copy, so that long computations do not hold
+    /// the recorder up (plans are shared, so the copy is cheap).
+    pub fn snapshot(&self) -> State {
+        self.current().clone()
     }
 
     /// Records one store event (from the live broadcast).

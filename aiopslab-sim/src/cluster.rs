@@ -24,6 +24,8 @@ use crate::clock::{ManualClock, SharedClock, WallClock};
 use crate::controllers::{self, Handle, Options, Topology};
 use crate::runtime::PodRuntime;
 use crate::store::Store;
+use crate::telemetry::derive::{ClusterTelemetry, DeriveConfig};
+use crate::telemetry::{TelemetryServers, TelemetryUrls};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,12 +80,15 @@ pub struct ClusterConfig {
     /// objects are only stored.
     pub controllers: bool,
     /// Options of the controllers (image catalogue, time scale). `None`: the defaults, with
-    /// the application images ([`crate::apps::catalog`]) in the catalogue.
+    /// the application images ([`crate::apps::catalog`]) and the wrk2 client in the catalogue.
     pub controller_options: Option<Options>,
     /// The admin's bearer token; random when `None`.
     pub admin_token: Option<String>,
     /// The agent's bearer token; random when `None`.
     pub agent_token: Option<String>,
+    /// Whether to serve telemetry (Prometheus, Jaeger and Elasticsearch APIs on loopback,
+    /// derived from the cluster's state). On by default.
+    pub telemetry: bool,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -131,6 +136,7 @@ impl ClusterConfig {
             controller_options: None,
             admin_token: None,
             agent_token: None,
+            telemetry: true,
         }
     }
 
@@ -144,6 +150,12 @@ impl ClusterConfig {
     pub fn with_manual_clock(mut self, clock: ManualClock) -> Self {
         self.clock = Arc::new(clock.clone());
         self.manual_clock = Some(clock);
+        self
+    }
+
+    /// Turns the telemetry endpoints on or off.
+    pub fn with_telemetry(mut self, on: bool) -> Self {
+        self.telemetry = on;
         self
     }
 
@@ -164,6 +176,7 @@ pub struct VirtualCluster {
     admin_token: String,
     agent_token: String,
     controllers: Option<Handle>,
+    telemetry: Option<(ClusterTelemetry, TelemetryServers)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -180,6 +193,14 @@ fn random_token(prefix: &str) -> String {
     let bytes: [u8; 16] = rand::rng().random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}.{hex}")
+}
+
+/// The controllers' default options: `base` with every image the virtual cluster knows in its
+/// catalogue (the built-in ones, the applications' and the wrk2 client).
+fn default_options(base: Options) -> Options {
+    let mut catalog = crate::apps::catalog();
+    crate::workload::register(&mut catalog);
+    base.with_catalog(catalog)
 }
 
 /// A kubeconfig with one cluster (trusting `ca_pem`), one token user and one context.
@@ -265,10 +286,8 @@ impl VirtualCluster {
         let controllers = if config.controllers {
             let options = match (&config.controller_options, &config.manual_clock) {
                 (Some(o), _) => o.clone(),
-                (None, Some(clock)) => {
-                    crate::apps::controller_options(Options::manual(clock.clone()))
-                }
-                (None, None) => crate::apps::controller_options(Options::default()),
+                (None, Some(clock)) => default_options(Options::manual(clock.clone())),
+                (None, None) => default_options(Options::default()),
             };
             let handle = controllers::start(store.clone(), options);
             state.set_runtime(handle.runtime());
@@ -312,6 +331,19 @@ impl VirtualCluster {
             app,
             tls.config.clone(),
         )));
+        let telemetry = if config.telemetry {
+            let derived = ClusterTelemetry::for_cluster(
+                store.clone(),
+                controllers.as_ref(),
+                DeriveConfig::new(config.seed),
+            );
+            let servers = TelemetryServers::start(derived.sources(), config.clock.clone())
+                .await
+                .map_err(|source| SimError::Bind { port: 0, source })?;
+            Some((derived, servers))
+        } else {
+            None
+        };
         Ok(VirtualCluster {
             addr,
             store,
@@ -321,6 +353,7 @@ impl VirtualCluster {
             admin_token,
             agent_token,
             controllers,
+            telemetry,
             tasks,
         })
     }
@@ -372,6 +405,16 @@ impl VirtualCluster {
         self.controllers.as_ref()
     }
 
+    /// The URLs of the Prometheus, Jaeger and Elasticsearch endpoints, when telemetry is on.
+    pub fn telemetry_urls(&self) -> Option<TelemetryUrls> {
+        self.telemetry.as_ref().map(|(_, servers)| servers.urls())
+    }
+
+    /// The derived telemetry (timeline, request log, sources), when telemetry is on.
+    pub fn telemetry(&self) -> Option<&ClusterTelemetry> {
+        self.telemetry.as_ref().map(|(derived, _)| derived)
+    }
+
     /// Replaces the runtime behind `pods/log` and `pods/exec`.
     pub fn set_runtime(&self, runtime: Arc<dyn PodRuntime>) {
         self.state.set_runtime(runtime);
@@ -384,6 +427,9 @@ impl VirtualCluster {
 
     /// Stops the server and the controllers and waits for them to end.
     pub async fn shutdown(mut self) {
+        if let Some((_, servers)) = self.telemetry.take() {
+            servers.stop().await;
+        }
         self.stop();
         for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;

@@ -1,5 +1,6 @@
 //! `aiopslab cluster`: run a virtual cluster in the foreground.
 
+use crate::error::usage;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -43,6 +44,13 @@ pub struct UpArgs {
     /// Number of worker nodes besides the control plane.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Deploy an application as AIOpsLab does (repeatable): hotel-reservation,
+    /// social-network (names, classes and namespaces are accepted).
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+    /// With --app: do not run the apps' wrk2 workload.
+    #[arg(long)]
+    pub no_workload: bool,
 }
 
 /// Runs `aiopslab cluster ...`.
@@ -82,6 +90,19 @@ async fn up_and_serve(args: &UpArgs) -> anyhow::Result<ExitCode> {
     // The library writes its kubeconfigs into a private folder next to the requested file; we
     // then move them to the names the user asked for.
     let staging = dir.join(".aiopslab-staging");
+    let apps = args
+        .apps
+        .iter()
+        .map(|name| {
+            aiopslab_metadata::app(name).ok_or_else(|| {
+                let known: Vec<&str> = aiopslab_metadata::apps().iter().map(|a| a.key).collect();
+                usage(anyhow::anyhow!(
+                    "unknown application `{name}`; the virtual cluster can deploy: {}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut config = ClusterConfig::new(&staging).with_seed(args.seed);
     config.port = Some(args.port);
     config.workers = args.workers;
@@ -95,6 +116,11 @@ async fn up_and_serve(args: &UpArgs) -> anyhow::Result<ExitCode> {
     move_file(cluster.admin_kubeconfig_path(), &admin_path)?;
     move_file(cluster.agent_kubeconfig_path(), &agent_path)?;
     let _ = std::fs::remove_dir(&staging);
+    for app in &apps {
+        aiopslab_sim::apps::deploy::deploy_and_wait(&cluster, app.key)
+            .await
+            .with_context(|| format!("cannot deploy {} into the virtual cluster", app.name))?;
+    }
     let elapsed = started.elapsed();
 
     let mut out = std::io::stdout().lock();
@@ -107,6 +133,12 @@ async fn up_and_serve(args: &UpArgs) -> anyhow::Result<ExitCode> {
     writeln!(out, "API server:        {}", cluster.url())?;
     writeln!(out, "Admin kubeconfig:  {}", admin_path.display())?;
     writeln!(out, "Agent kubeconfig:  {}", agent_path.display())?;
+    if let Some(urls) = cluster.telemetry_urls() {
+        writeln!(out, "{urls}")?;
+    }
+    for app in &apps {
+        writeln!(out, "Deployed {} in namespace {}.", app.name, app.namespace)?;
+    }
     writeln!(out)?;
     writeln!(out, "export KUBECONFIG={}", admin_path.display())?;
     writeln!(out)?;
@@ -114,12 +146,52 @@ async fn up_and_serve(args: &UpArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     drop(out);
 
+    let workload = if apps.is_empty() || args.no_workload {
+        None
+    } else {
+        let kubeconfig = admin_path.clone();
+        let apps = apps.clone();
+        Some(tokio::spawn(async move {
+            if let Err(err) = run_workloads(&kubeconfig, &apps).await {
+                eprintln!("workload stopped: {err:#}");
+            }
+        }))
+    };
+
     tokio::signal::ctrl_c()
         .await
         .context("cannot listen for Ctrl-C")?;
+    if let Some(task) = workload {
+        task.abort();
+    }
     eprintln!("Stopping the virtual cluster...");
     cluster.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps AIOpsLab's workload running: one `wrk2-job` at a time (as AIOpsLab creates it), each
+/// app's in turn, with the problems' default parameters, until the task is aborted.
+async fn run_workloads(kubeconfig: &Path, apps: &[&aiopslab_metadata::App]) -> anyhow::Result<()> {
+    use aiopslab_k8s::{Cluster, ClusterTarget};
+    use aiopslab_workload::{Script, Target, Wrk2};
+
+    let cluster = Cluster::connect(&ClusterTarget::new(kubeconfig))
+        .await
+        .context("the workload cannot reach the virtual cluster")?;
+    let wrk = Wrk2::problem_default();
+    loop {
+        for app in apps {
+            let url = Target::for_app(app).resolve(&cluster).await?;
+            let job = wrk.start(&cluster, &Script::for_app(app), &url).await?;
+            let finished = job.wait(&cluster, job.default_limit()).await?;
+            tracing::info!(
+                app = app.key,
+                requests = finished.report.requests,
+                errors = finished.report.errors(),
+                "wrk2 run finished"
+            );
+        }
+    }
 }
 
 fn move_file(from: &Path, to: &Path) -> anyhow::Result<()> {

@@ -202,7 +202,14 @@ impl Wrk2Client {
         let runs = ctx.store.extension::<Runs>();
         let mut map = runs.map.lock().unwrap_or_else(|e| e.into_inner());
         let key = run_key(ctx);
-        let run = map.get_mut(&key)?;
+        let Some(run) = map.get_mut(&key) else {
+            // Cannot happen while the store lives; end the run rather than let it hang.
+            let mut plan = RunPlan::exits(elapsed.as_secs_f64() + 0.001, 1);
+            if let Some(exit) = plan.exit.as_mut() {
+                exit.last_words = vec!["wrk2: the simulated run's state was lost".into()];
+            }
+            return Some(plan);
+        };
         let elapsed_us = (elapsed.as_nanos().max(0) / 1000) as u64;
         let target =
             resolve(ctx.store, &run.namespace, &run.ip, run.port).unwrap_or(Resolved::Nothing {

@@ -1,9 +1,12 @@
 //! The applications' request flow as a sink: a request to a Service whose pods run an
 //! application profile goes through [`crate::apps::flow::simulate_in`], which follows it down
-//! the call graph against the cluster's state at that moment.
+//! the call graph against the cluster's state at that moment. Every outcome is recorded in
+//! the cluster's [`RequestLog`], so the traces, service logs and request metrics the agent
+//! reads come from the workload's own traffic.
 
 use super::sink::{Delivery, Outcome, RequestSink, Resolved};
 use crate::apps::flow::{EntryRequest, simulate_in};
+use crate::telemetry::derive::RequestLog;
 
 /// Response headers wrk2 reads besides the body (a Go `net/http` or OpenResty status line,
 /// `Date`, `Content-Type`, `Content-Length` or chunked framing, `Connection`).
@@ -36,6 +39,11 @@ impl RequestSink for FlowSink {
             client_ip: (!d.client_ip.is_empty()).then(|| d.client_ip.to_string()),
         };
         let out = simulate_in(d.store, namespace, name, *port, &request, d.seed, d.at);
+        let error = out.error.clone().unwrap_or_default();
+        if out.status.is_none() && error.contains(NOT_AN_APP) {
+            return None;
+        }
+        d.store.extension::<RequestLog>().record_outcome(&out, d.at);
         if let Some(status) = out.status {
             let latency_us = (out.latency.as_nanos().max(0) / 1000) as u64;
             return Some(Outcome::Response {
@@ -43,10 +51,6 @@ impl RequestSink for FlowSink {
                 latency_us: latency_us.max(1),
                 bytes: HEADER_BYTES + out.body.len() as u64,
             });
-        }
-        let error = out.error.unwrap_or_default();
-        if error.contains(NOT_AN_APP) {
-            return None;
         }
         Some(if error.contains("connection refused") {
             Outcome::Refused

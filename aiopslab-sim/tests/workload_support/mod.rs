@@ -95,6 +95,31 @@ impl Sim {
         self.handle.advance(SignedDuration::from_millis(ms)).await;
     }
 
+    /// Deploys an application as AIOpsLab does and waits until it is ready and its services
+    /// have started.
+    pub async fn deploy(&self, app: &str) -> String {
+        self.handle.settle().await;
+        let d = apps::deploy::deploy(&self.store, app, None).expect("deploy");
+        apps::deploy::wait_ready(
+            &self.handle,
+            &self.store,
+            &d.namespace,
+            SignedDuration::from_secs(300),
+        )
+        .await
+        .expect("ready");
+        self.advance(30).await;
+        d.namespace
+    }
+
+    /// Sets a Deployment's replicas.
+    pub async fn scale(&self, ns: &str, deployment: &str, replicas: i64) {
+        self.update(key("apps", "deployments"), ns, deployment, |d| {
+            d["spec"]["replicas"] = json!(replicas)
+        })
+        .await;
+    }
+
     /// A Namespace.
     pub async fn namespace(&self, name: &str) {
         self.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))

@@ -14,7 +14,10 @@
 //!
 //! Socket errors: a refused connection counts a connect error (and prints `reconnect_socket`,
 //! as that wrk2 does on every reconnect), a connection closed mid-request a read error, a
-//! request that gets no answer a timeout.
+//! request that gets no answer a timeout. (The real tool, against a refused port, spins in a
+//! reconnect loop counting read/write errors by the thousand, and counts as timeouts the
+//! connections that sent nothing for 2 s; one error per scheduled request keeps the numbers
+//! comparable to the rate.)
 
 use super::args::{Dist, WrkArgs};
 use super::hdr::Hdr;

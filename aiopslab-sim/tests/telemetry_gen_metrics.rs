@@ -251,6 +251,21 @@ async fn crash_loops_restart_series_and_reset_counters() {
             s.samples
         );
     }
+    // The recorder kept the pod's readiness flapping and every run.
+    let st = env.telemetry.timeline().snapshot();
+    let rec = st.pod_at("x", "flaky", now).expect("recorded");
+    assert!(
+        rec.readiness.len() >= 2 * restarts as usize,
+        "{:?}",
+        rec.readiness
+    );
+    assert_eq!(rec.runs.len() as i64, restarts + 1);
+    assert!(
+        rec.runs
+            .windows(2)
+            .all(|w| w[0].ended_ms.unwrap() <= w[1].started_ms)
+    );
+    assert_eq!(rec.phases.last().unwrap().1, "Running");
     // Summed over container ids, the counter drops at every restart.
     let q = r#"resets(sum without (id, name) (container_cpu_usage_seconds_total{pod="flaky", container="flaky"})[10m:15s])"#;
     let resets = env.instant(q);

@@ -4,9 +4,10 @@
 //! plus a catch-up from the store's event history before every query, so that a query always
 //! sees every change made before it). For each pod incarnation (namespace, name, uid) it keeps
 //! its node, IP, QoS class, owner, container resources, when it was created, became Ready,
-//! finished and was deleted, and every container run (container id, image, start, end, exit,
-//! restart number, CPU/memory usage over time and what the run prints, copied from the
-//! kubelet). Namespaces, nodes, Services and Endpoints are kept as well.
+//! finished and was deleted, its phase and readiness changes, and every container run
+//! (container id, image, start, end, exit, restart number, CPU/memory usage over time and what
+//! the run prints, copied from the kubelet). Namespaces, nodes, Services and Endpoints are kept
+//! as well.
 //!
 //! Memory is bounded: pods deleted longer than the retention ago are forgotten, at most
 //! [`DeriveConfig::max_pods`] pod incarnations and [`DeriveConfig::max_runs_per_container`] runs
@@ -26,6 +27,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 const MAX_SERVICE_CHANGES: usize = 256;
 /// The first runs of a container that are never evicted (the baseline may need them).
 const KEEP_FIRST_RUNS: usize = 4;
+/// At most this many phase or readiness changes are kept per pod.
+pub const MAX_TRANSITIONS: usize = 64;
 
 /// A pod incarnation: namespace, name, uid.
 pub type PodKey = (String, String, String);
@@ -155,6 +158,10 @@ pub struct PodRec {
     pub deleted_ms: Option<i64>,
     /// Container runs in start order.
     pub runs: Vec<RunRec>,
+    /// Phase changes `(Unix ms, phase)` as they were seen (the latest [`MAX_TRANSITIONS`]).
+    pub phases: Vec<(i64, String)>,
+    /// Ready condition changes `(Unix ms, ready)` at their `lastTransitionTime`.
+    pub readiness: Vec<(i64, bool)>,
 }
 
 impl PodRec {
@@ -550,7 +557,7 @@ impl Timeline {
         let Some(rec) = st.pods.get_mut(&key) else {
             return;
         };
-        update_from_object(rec, pod);
+        update_from_object(rec, pod, now);
         self.sync_pod_from_kubelet(rec, now);
         if deleted && rec.deleted_ms.is_none() {
             // Removed now, or (when every run had already ended: a graceful deletion) as soon
@@ -674,6 +681,8 @@ fn new_pod(key: &PodKey, created: i64) -> PodRec {
         finished_ms: None,
         deleted_ms: None,
         runs: Vec::new(),
+        phases: Vec::new(),
+        readiness: Vec::new(),
     }
 }
 
@@ -698,7 +707,7 @@ fn container_specs(pod: &Value) -> Vec<ContainerSpec> {
 
 /// Applies what the pod object says: placement, labels, readiness, completion, and the runs its
 /// container statuses show (second precision; the kubelet's copy refines them).
-fn update_from_object(rec: &mut PodRec, pod: &Value) {
+fn update_from_object(rec: &mut PodRec, pod: &Value, now: i64) {
     let node = sd(pod, "/spec/nodeName");
     if !node.is_empty() {
         rec.node = node.to_string();
@@ -722,6 +731,20 @@ fn update_from_object(rec: &mut PodRec, pod: &Value) {
     }
     if rec.started_ms.is_none() {
         rec.started_ms = time_ms(pod, "/status/startTime");
+    }
+    let phase = sd(pod, "/status/phase");
+    if !phase.is_empty() && rec.phases.last().is_none_or(|(_, p)| p != phase) {
+        push_bounded(&mut rec.phases, (now, phase.to_string()));
+    }
+    if let Some(c) = arr(pod, "/status/conditions")
+        .iter()
+        .find(|c| sd(c, "/type") == "Ready")
+    {
+        let ready = sd(c, "/status") == "True";
+        if rec.readiness.last().is_none_or(|(_, r)| *r != ready) {
+            let at = time_ms(c, "/lastTransitionTime").unwrap_or(now);
+            push_bounded(&mut rec.readiness, (at, ready));
+        }
     }
     if rec.ready_ms.is_none()
         && let Some(c) = arr(pod, "/status/conditions")
@@ -926,6 +949,13 @@ fn copy_kubelet_record(rec: &mut PodRec, krec: &crate::controllers::kubelet::Pod
     }
     rec.runs
         .sort_by(|a, b| (a.started_ms, &a.id).cmp(&(b.started_ms, &b.id)));
+}
+
+fn push_bounded<T>(v: &mut Vec<T>, item: T) {
+    v.push(item);
+    if v.len() > MAX_TRANSITIONS {
+        v.remove(0);
+    }
 }
 
 /// Marks a pod removed at `at`: open runs end then.

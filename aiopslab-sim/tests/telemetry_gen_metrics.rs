@@ -193,6 +193,16 @@ async fn cpu_rate_and_memory_agree_with_kubectl_top() {
     let per_pod =
         env.instant(r#"count by (pod) (container_memory_working_set_bytes{namespace="x"})"#);
     assert!(per_pod.iter().all(|(_, v)| *v == 3.0), "{per_pod:?}");
+    // Every node is up, with its capacity.
+    let nodes = env.sim.list("", "nodes", "").len();
+    let up = env.instant(r#"up{job="kubernetes-cadvisor"}"#);
+    assert_eq!(up.len(), nodes);
+    assert!(
+        up.iter()
+            .all(|(l, v)| *v == 1.0 && l["instance"] == l["kubernetes_io_hostname"])
+    );
+    let cores = env.instant("machine_cpu_cores");
+    assert!(cores.iter().all(|(_, v)| *v >= 1.0), "{cores:?}");
     let net = env.instant(
         r#"rate(container_network_receive_bytes_total{namespace="x", interface="eth0"}[5m])"#,
     );

@@ -18,6 +18,9 @@
 //! sets it), `job="kubernetes-cadvisor"` and the node's labels relabelled as the AIOpsLab chart
 //! does (`kubernetes_io_hostname`, `beta_kubernetes_io_arch`, ...).
 //!
+//! Per node there are also `up` (1 while the node exists), `machine_cpu_cores` and
+//! `machine_memory_bytes` (its capacity), with `instance`, `job` and the node's labels.
+//!
 //! Values come from the kubelet's usage model ([`super::usage`]): working set equals
 //! `kubectl top` at the scrape instants, and CPU seconds are its integral. The other values
 //! (page cache, threads, file system and background network traffic) are fixed shares or rates

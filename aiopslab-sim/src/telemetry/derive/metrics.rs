@@ -103,6 +103,16 @@ impl DerivedMetrics {
                 );
             }
         }
+        node_series(
+            &st,
+            back.history_start.unwrap_or(lo),
+            matchers,
+            lo,
+            hi,
+            cfg.scrape_interval_ms,
+            with_samples,
+            &mut out,
+        );
         out.extend(mesh::series(
             &st,
             &log,
@@ -173,6 +183,62 @@ impl DerivedMetrics {
                     .collect();
                 out.push(Series::new(labels, d.kind, samples));
             }
+        }
+    }
+}
+
+/// The node-level series: `up` (1 while the node exists), `machine_cpu_cores` and
+/// `machine_memory_bytes` (its capacity), with the cAdvisor job's labels.
+#[allow(clippy::too_many_arguments)]
+fn node_series(
+    st: &super::timeline::State,
+    history_start: i64,
+    matchers: &[LabelMatcher],
+    lo: i64,
+    hi: i64,
+    interval: i64,
+    with_samples: bool,
+    out: &mut Vec<Series>,
+) {
+    let names = ["up", "machine_cpu_cores", "machine_memory_bytes"];
+    if !names
+        .iter()
+        .any(|n| equal_value(matchers, METRIC_NAME).all(|m| m.matches_value(n)))
+    {
+        return;
+    }
+    for node in st.nodes.values() {
+        let start = node.created_ms.min(history_start);
+        let end = node.deleted_ms.map_or(hi, |d| d.min(hi));
+        let times = cadvisor::scrape_times(lo.max(start), end, interval);
+        if times.is_empty() {
+            continue;
+        }
+        let mut base: Vec<(String, String)> = node
+            .labels
+            .iter()
+            .map(|(k, v)| (cadvisor::sanitize(k), v.clone()))
+            .collect();
+        base.push(("instance".into(), node.name.clone()));
+        base.push(("job".into(), cadvisor::JOB.into()));
+        for (name, value) in [
+            ("up", 1.0),
+            ("machine_cpu_cores", node.cpu_cores),
+            ("machine_memory_bytes", node.memory_bytes),
+        ] {
+            let mut pairs: Vec<(&str, &str)> =
+                base.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            pairs.push((METRIC_NAME, name));
+            let labels = Labels::new(pairs);
+            if !matches_all(matchers, &labels) {
+                continue;
+            }
+            let samples = if with_samples {
+                times.iter().map(|t| Sample::new(*t, value)).collect()
+            } else {
+                vec![Sample::new(times[0], value)]
+            };
+            out.push(Series::new(labels, MetricKind::Gauge, samples));
         }
     }
 }

@@ -206,6 +206,14 @@ pub struct NodeRec {
     pub ip: String,
     /// Node labels.
     pub labels: BTreeMap<String, String>,
+    /// CPU capacity in cores.
+    pub cpu_cores: f64,
+    /// Memory capacity in bytes.
+    pub memory_bytes: f64,
+    /// When it was created, Unix ms.
+    pub created_ms: i64,
+    /// When it was deleted, Unix ms.
+    pub deleted_ms: Option<i64>,
 }
 
 /// One recorded state of a Service or its Endpoints.
@@ -470,6 +478,10 @@ impl Timeline {
         let name = sd(n, "/metadata/name").to_string();
         if deleted {
             // Keep what it was: past series still name it.
+            let now = self.now_ms();
+            if let Some(rec) = st.nodes.get_mut(&name) {
+                rec.deleted_ms.get_or_insert(now);
+            }
             return;
         }
         let ip = arr(n, "/status/addresses")
@@ -477,10 +489,15 @@ impl Timeline {
             .find(|a| sd(a, "/type") == "InternalIP")
             .map(|a| sd(a, "/address").to_string())
             .unwrap_or_default();
+        let capacity = |k: &str| n.pointer(&format!("/status/capacity/{k}"));
         let rec = NodeRec {
             name: name.clone(),
             ip,
             labels: string_map(n.pointer("/metadata/labels")),
+            cpu_cores: capacity("cpu").map(cpu_millis).unwrap_or(0) as f64 / 1000.0,
+            memory_bytes: capacity("memory").map(bytes).unwrap_or(0) as f64,
+            created_ms: time_ms(n, "/metadata/creationTimestamp").unwrap_or_else(|| self.now_ms()),
+            deleted_ms: None,
         };
         st.nodes.insert(name, rec);
     }

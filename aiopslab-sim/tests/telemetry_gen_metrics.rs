@@ -193,6 +193,26 @@ async fn cpu_rate_and_memory_agree_with_kubectl_top() {
     let per_pod =
         env.instant(r#"count by (pod) (container_memory_working_set_bytes{namespace="x"})"#);
     assert!(per_pod.iter().all(|(_, v)| *v == 3.0), "{per_pod:?}");
+    // A sample does not depend on the window asked for.
+    let now = env.now_ms();
+    let sel = [
+        LabelMatcher::equal("__name__", "container_cpu_usage_seconds_total"),
+        LabelMatcher::equal("namespace", "x"),
+    ];
+    let wide = env
+        .metrics()
+        .select(&sel, TimeWindow::new(now - 600_000, now));
+    let narrow = env
+        .metrics()
+        .select(&sel, TimeWindow::new(now - 170_000, now));
+    assert_eq!(wide.len(), narrow.len());
+    for (w, n) in wide.iter().zip(&narrow) {
+        assert_eq!(w.labels, n.labels);
+        assert_eq!(
+            &w.samples[w.samples.len() - n.samples.len()..],
+            &n.samples[..]
+        );
+    }
     // Every node is up, with its capacity.
     let nodes = env.sim.list("", "nodes", "").len();
     let up = env.instant(r#"up{job="kubernetes-cadvisor"}"#);

@@ -46,54 +46,74 @@ pub(crate) fn usage_at(segments: &Segments, t_ms: i64) -> Usage {
 
 /// Integrates CPU seconds and tracks the peak working set along a run, moving forward only.
 ///
-/// ```text
-/// let mut i = Integrator::new(key, segments, start_ms);
-/// i.advance_to(t1); i.cpu_seconds  // CPU seconds used in [start, t1]
-/// ```
+/// The integral advances in whole pieces between fixed boundaries (clock minutes and usage
+/// changes) and adds the partial piece up to the instant asked for without keeping it, so the
+/// value at an instant does not depend on which instants were asked for before: overlapping
+/// queries get bit-identical samples.
 pub(crate) struct Integrator<'a> {
     key: &'a str,
     segments: &'a Segments,
-    /// Where the integration has got to.
-    pub t: i64,
-    /// CPU seconds used from the start to `t`.
+    /// The last boundary reached.
+    at: i64,
+    /// CPU seconds used from the start to `at`.
+    acc: f64,
+    /// The highest working set at the start and at the boundaries up to `at`.
+    peak: u64,
+    /// CPU seconds used from the start to the last instant asked for.
     pub cpu_seconds: f64,
-    /// The highest per-minute working set seen from the start to `t`.
+    /// The highest working set from the start to the last instant asked for.
     pub peak_memory: u64,
 }
 
 impl<'a> Integrator<'a> {
     /// Starts at `start_ms` with nothing used.
     pub fn new(key: &'a str, segments: &'a Segments, start_ms: i64) -> Self {
+        let u = usage_at(segments, start_ms);
+        let m = memory_bytes(&u, key, start_ms);
         Integrator {
             key,
             segments,
-            t: start_ms,
+            at: start_ms,
+            acc: 0.0,
+            peak: m,
             cpu_seconds: 0.0,
-            peak_memory: 0,
+            peak_memory: m,
         }
     }
 
-    /// Integrates up to `to_ms` (no-op when `to_ms` is not later than where it is).
+    fn next_boundary(&self) -> i64 {
+        let minute_end = (self.at.div_euclid(MINUTE_MS) + 1) * MINUTE_MS;
+        let next_seg = self
+            .segments
+            .iter()
+            .map(|(from, _)| *from)
+            .find(|from| *from > self.at)
+            .unwrap_or(i64::MAX);
+        minute_end.min(next_seg)
+    }
+
+    fn piece(&self, to: i64) -> f64 {
+        let u = usage_at(self.segments, self.at);
+        let nanos = cpu_nanocores(&u, self.key, self.at);
+        nanos as f64 / 1e9 * (to - self.at) as f64 / 1000.0
+    }
+
+    /// Integrates up to `to_ms` (instants before the last one asked for are not revisited).
     pub fn advance_to(&mut self, to_ms: i64) {
-        if self.peak_memory == 0 {
-            let u = usage_at(self.segments, self.t);
-            self.peak_memory = memory_bytes(&u, self.key, self.t);
+        loop {
+            let b = self.next_boundary();
+            if b > to_ms {
+                break;
+            }
+            self.acc += self.piece(b);
+            self.at = b;
+            let u = usage_at(self.segments, b);
+            self.peak = self.peak.max(memory_bytes(&u, self.key, b));
         }
-        while self.t < to_ms {
-            let minute_end = (self.t.div_euclid(MINUTE_MS) + 1) * MINUTE_MS;
-            let next_seg = self
-                .segments
-                .iter()
-                .map(|(from, _)| *from)
-                .find(|from| *from > self.t)
-                .unwrap_or(i64::MAX);
-            let stop = to_ms.min(minute_end).min(next_seg);
-            let u = usage_at(self.segments, self.t);
-            let nanos = cpu_nanocores(&u, self.key, self.t);
-            self.cpu_seconds += nanos as f64 / 1e9 * (stop - self.t) as f64 / 1000.0;
-            self.t = stop;
-            let u = usage_at(self.segments, self.t);
-            self.peak_memory = self.peak_memory.max(memory_bytes(&u, self.key, self.t));
+        if to_ms >= self.at {
+            self.cpu_seconds = self.acc + self.piece(to_ms);
+            let u = usage_at(self.segments, to_ms);
+            self.peak_memory = self.peak.max(memory_bytes(&u, self.key, to_ms));
         }
     }
 }
@@ -130,6 +150,19 @@ mod tests {
         // About 0.1 core for 90 s and 0.3 core for 90 s.
         assert!((i.cpu_seconds - 36.0).abs() < 4.0, "{}", i.cpu_seconds);
         assert!(i.peak_memory >= (2 << 20) * 97 / 100);
+    }
+
+    #[test]
+    fn values_do_not_depend_on_earlier_instants() {
+        let segs = [(7_000, u(123.0, 1 << 20)), (95_500, u(321.0, 3 << 20))];
+        let mut a = Integrator::new("p/c", &segs, 7_000);
+        for t in (15_000..=600_000).step_by(15_000) {
+            a.advance_to(t);
+        }
+        let mut b = Integrator::new("p/c", &segs, 7_000);
+        b.advance_to(600_000);
+        assert_eq!(a.cpu_seconds.to_bits(), b.cpu_seconds.to_bits());
+        assert_eq!(a.peak_memory, b.peak_memory);
     }
 
     #[test]

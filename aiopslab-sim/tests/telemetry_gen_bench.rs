@@ -87,3 +87,41 @@ async fn flow_versus_record() {
         outs[0].trace.as_ref().unwrap().flatten().len()
     );
 }
+
+mod controllers_support;
+
+#[tokio::test]
+#[ignore]
+async fn long_lived_cluster_window() {
+    use aiopslab_sim::clock::Clock;
+    use aiopslab_sim::telemetry::derive::{ClusterTelemetry, DeriveConfig};
+    use aiopslab_sim::telemetry::{LabelMatcher, TimeWindow};
+    let sim = controllers_support::Sim::new(4).await;
+    let t =
+        ClusterTelemetry::for_cluster(sim.store.clone(), Some(&sim.handle), DeriveConfig::new(4));
+    for i in 0..10 {
+        sim.apply(controllers_support::deployment(
+            &format!("svc{i}"),
+            "nginx",
+            3,
+        ))
+        .await;
+    }
+    let started = std::time::Instant::now();
+    sim.advance(6 * 3600).await;
+    eprintln!("6 h of cluster time simulated in {:?}", started.elapsed());
+    let now = sim.clock.now().as_millisecond();
+    let m = t.sources().metrics;
+    for _ in 0..2 {
+        let t0 = std::time::Instant::now();
+        let all = m.select(
+            &[LabelMatcher::equal("namespace", "test")],
+            TimeWindow::new(now - 1_800_000, now),
+        );
+        eprintln!(
+            "30 pods after 6 h, 30-min window: {} series in {:?}",
+            all.len(),
+            t0.elapsed()
+        );
+    }
+}

@@ -29,7 +29,7 @@
 use super::baseline::{PodView, RunView};
 use super::hash::{hex64, keyed, unit_range};
 use super::timeline::{NodeRec, PodRec};
-use super::usage::{self, Integrator};
+use super::usage::{self, Checkpoints};
 use crate::controllers::behavior::Usage;
 use crate::telemetry::Labels;
 use crate::telemetry::metrics::MetricKind;
@@ -610,10 +610,19 @@ fn usage_key(p: &PodRec, container: &str) -> String {
 }
 
 /// CPU seconds and working set of one run at `times` (each clamped to the run's life).
-fn run_series(p: &PodRec, r: &RunView<'_>, times: &[i64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+fn run_series(
+    p: &PodRec,
+    r: &RunView<'_>,
+    times: &[i64],
+    cps: &Checkpoints,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let key = usage_key(p, &r.run.container);
     let segs: &[(i64, Usage)] = &r.run.usage;
-    let mut integ = Integrator::new(&key, segs, r.start_ms);
+    let first = times.first().map_or(r.start_ms, |t| match r.end_ms {
+        Some(e) => (*t).min(e),
+        None => *t,
+    });
+    let mut integ = cps.integrator(&key, segs, r.start_ms, first);
     let mut cpu = Vec::with_capacity(times.len());
     let mut ws = Vec::with_capacity(times.len());
     let mut peak = Vec::with_capacity(times.len());
@@ -643,10 +652,11 @@ fn run_series(p: &PodRec, r: &RunView<'_>, times: &[i64]) -> (Vec<f64>, Vec<f64>
     (cpu, ws, peak)
 }
 
-fn pause_series(p: &PodRec, start: i64, times: &[i64]) -> (Vec<f64>, Vec<f64>) {
+fn pause_series(p: &PodRec, start: i64, times: &[i64], cps: &Checkpoints) -> (Vec<f64>, Vec<f64>) {
     let key = usage_key(p, "POD");
     let segs = [(start, PAUSE_USAGE)];
-    let mut integ = Integrator::new(&key, &segs, start);
+    let first = times.first().copied().unwrap_or(start);
+    let mut integ = cps.integrator(&key, &segs, start, first);
     let mut cpu = Vec::with_capacity(times.len());
     let mut ws = Vec::with_capacity(times.len());
     for &t in times {
@@ -662,13 +672,14 @@ fn draw(seed: u64, key: &str, what: &str, lo: f64, hi: f64) -> f64 {
 }
 
 /// Computes a target's values at the scrape instants inside `[lo, hi]` and its lifetime.
-pub fn compute(
+pub(crate) fn compute(
     seed: u64,
     t: &Target<'_, '_>,
     lo: i64,
     hi: i64,
     interval: i64,
     traffic: &dyn PodTraffic,
+    cps: &Checkpoints,
 ) -> Values {
     let (start, end) = t.life();
     let times = scrape_times(lo.max(start), end.map_or(hi, |e| e.min(hi)), interval);
@@ -685,7 +696,7 @@ pub fn compute(
     let n = out.times.len();
     match t {
         Target::Run(_, r) => {
-            let (cpu, ws, peak) = run_series(p, r, &out.times);
+            let (cpu, ws, peak) = run_series(p, r, &out.times, cps);
             out.cpu = cpu;
             out.ws = ws;
             out.peak = peak;
@@ -707,7 +718,7 @@ pub fn compute(
             out.fs_usage = 4096.0 * (2 + keyed(seed, &format!("{key}#fsuse")) % 512) as f64;
         }
         Target::Pause(_) => {
-            let (cpu, ws) = pause_series(p, v.start_ms, &out.times);
+            let (cpu, ws) = pause_series(p, v.start_ms, &out.times, cps);
             out.peak = ws.clone();
             out.cpu = cpu;
             out.ws = ws;
@@ -717,12 +728,12 @@ pub fn compute(
             out.shares = 2.0;
         }
         Target::Pod(_) => {
-            let (mut cpu, mut ws) = pause_series(p, v.start_ms, &out.times);
+            let (mut cpu, mut ws) = pause_series(p, v.start_ms, &out.times, cps);
             let mut peak = ws.clone();
             let mut threads = 1.0;
             let mut cache = 0.0;
             for r in &v.runs {
-                let (c, w, pk) = run_series(p, r, &out.times);
+                let (c, w, pk) = run_series(p, r, &out.times, cps);
                 for i in 0..n {
                     cpu[i] += c[i];
                     ws[i] += w[i];

@@ -6,6 +6,7 @@ use super::cadvisor::{self, PodTraffic, Target};
 use super::mesh;
 use super::requests::{Inner, RequestLog};
 use super::timeline::{PodRec, Timeline};
+use super::usage::Checkpoints;
 use crate::telemetry::labels::{LabelMatcher, matches_all};
 use crate::telemetry::metrics::{MetricKind, MetricSource, Sample, Series};
 use crate::telemetry::window::TimeWindow;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub struct DerivedMetrics {
     timeline: Arc<Timeline>,
     requests: Arc<RequestLog>,
+    checkpoints: Checkpoints,
 }
 
 struct Traffic<'a>(&'a Inner);
@@ -52,7 +54,11 @@ fn equal_value<'m>(
 impl DerivedMetrics {
     /// Series of `timeline` and `requests`.
     pub fn new(timeline: Arc<Timeline>, requests: Arc<RequestLog>) -> Self {
-        DerivedMetrics { timeline, requests }
+        DerivedMetrics {
+            timeline,
+            requests,
+            checkpoints: Checkpoints::default(),
+        }
     }
 
     fn collect(
@@ -172,7 +178,15 @@ impl DerivedMetrics {
                 }
                 continue;
             }
-            let values = cadvisor::compute(cfg.seed, &t, lo, hi, cfg.scrape_interval_ms, traffic);
+            let values = cadvisor::compute(
+                cfg.seed,
+                &t,
+                lo,
+                hi,
+                cfg.scrape_interval_ms,
+                traffic,
+                &self.checkpoints,
+            );
             if values.times.is_empty() {
                 continue;
             }

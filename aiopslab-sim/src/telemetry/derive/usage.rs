@@ -10,6 +10,8 @@
 
 use crate::controllers::behavior::Usage;
 use crate::controllers::util::fnv64;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -81,6 +83,24 @@ impl<'a> Integrator<'a> {
         }
     }
 
+    /// Resumes from a boundary state saved with [`state`](Self::state).
+    fn resume(key: &'a str, segments: &'a Segments, (at, acc, peak): (i64, f64, u64)) -> Self {
+        Integrator {
+            key,
+            segments,
+            at,
+            acc,
+            peak,
+            cpu_seconds: acc,
+            peak_memory: peak,
+        }
+    }
+
+    /// The last boundary reached and the integral and peak there.
+    fn state(&self) -> (i64, f64, u64) {
+        (self.at, self.acc, self.peak)
+    }
+
     fn next_boundary(&self) -> i64 {
         let minute_end = (self.at.div_euclid(MINUTE_MS) + 1) * MINUTE_MS;
         let next_seg = self
@@ -115,6 +135,63 @@ impl<'a> Integrator<'a> {
             let u = usage_at(self.segments, to_ms);
             self.peak_memory = self.peak.max(memory_bytes(&u, self.key, to_ms));
         }
+    }
+}
+
+/// Integration states at piece boundaries, remembered across queries, so that a long-lived
+/// container is not integrated from its start at every query. Values stay bit-identical: a
+/// resumed integration adds the same pieces in the same order.
+#[derive(Debug, Default)]
+pub(crate) struct Checkpoints {
+    map: Mutex<HashMap<u64, (i64, f64, u64)>>,
+}
+
+/// Checkpoints kept before the map is cleared.
+const MAX_CHECKPOINTS: usize = 100_000;
+
+impl Checkpoints {
+    fn id(key: &str, segments: &Segments, start: i64) -> u64 {
+        let mut text = format!("{key}|{start}");
+        for (from, u) in segments {
+            text.push_str(&format!(
+                "|{from}:{}:{}",
+                u.cpu_millicores.to_bits(),
+                u.memory_bytes
+            ));
+        }
+        fnv64(text.as_bytes())
+    }
+
+    /// An integrator of the run from `start`, resumed from the latest saved boundary not later
+    /// than `first` when there is one, advanced to `first`; the boundary it reached is saved.
+    pub fn integrator<'a>(
+        &self,
+        key: &'a str,
+        segments: &'a Segments,
+        start: i64,
+        first: i64,
+    ) -> Integrator<'a> {
+        let id = Self::id(key, segments, start);
+        let saved = self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
+            .filter(|(at, _, _)| *at <= first && *at >= start);
+        let mut integ = match saved {
+            Some(state) => Integrator::resume(key, segments, state),
+            None => Integrator::new(key, segments, start),
+        };
+        if first >= start {
+            integ.advance_to(first);
+            let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= MAX_CHECKPOINTS {
+                map.clear();
+            }
+            map.insert(id, integ.state());
+        }
+        integ
     }
 }
 
@@ -163,6 +240,22 @@ mod tests {
         b.advance_to(600_000);
         assert_eq!(a.cpu_seconds.to_bits(), b.cpu_seconds.to_bits());
         assert_eq!(a.peak_memory, b.peak_memory);
+    }
+
+    #[test]
+    fn checkpoints_resume_exactly() {
+        let segs = [(7_000, u(123.0, 1 << 20)), (95_500, u(321.0, 3 << 20))];
+        let cps = Checkpoints::default();
+        let mut a = cps.integrator("p/c", &segs, 7_000, 300_000);
+        a.advance_to(900_000);
+        // The second one resumes at the boundary before 300 s.
+        let mut b = cps.integrator("p/c", &segs, 7_000, 420_000);
+        b.advance_to(900_000);
+        let mut c = Integrator::new("p/c", &segs, 7_000);
+        c.advance_to(900_000);
+        assert_eq!(a.cpu_seconds.to_bits(), c.cpu_seconds.to_bits());
+        assert_eq!(b.cpu_seconds.to_bits(), c.cpu_seconds.to_bits());
+        assert_eq!(b.peak_memory, c.peak_memory);
     }
 
     #[test]

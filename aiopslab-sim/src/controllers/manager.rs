@@ -123,6 +123,10 @@ pub(crate) struct Ctx {
     pub queue: Queue,
     /// Delayed work.
     pub timers: Timers,
+    /// Delayed work that only repeats a steady observation (periodic probes that keep finding
+    /// the same): it runs on time, but a caller waiting for the cluster to settle does not
+    /// wait for it.
+    pub background: Timers,
     /// The kubelet's state, shared with `logs` / `exec`.
     pub kubelet: Arc<kubelet::Shared>,
     /// Pods the scheduler could not place (retried when the cluster changes).
@@ -169,6 +173,23 @@ impl Ctx {
             self.queue.push(w);
         } else {
             self.timers.insert(at, w);
+        }
+    }
+
+    /// Queues background work at an instant (see [`Ctx::background`]).
+    pub fn enqueue_background_at(&mut self, w: Work, at: Timestamp) {
+        if at <= self.now() {
+            self.queue.push(w);
+        } else {
+            self.background.insert(at, w);
+        }
+    }
+
+    /// When the next timer of either kind is due.
+    fn next_any_timer(&self) -> Option<Timestamp> {
+        match (self.timers.next(), self.background.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -234,7 +255,10 @@ impl Ctx {
 /// Commands from the [`super::Handle`].
 pub(crate) enum Command {
     Settle(oneshot::Sender<()>),
+    /// The next timer of either kind.
     NextTimer(oneshot::Sender<Option<Timestamp>>),
+    /// The next timer that is not background work.
+    NextForegroundTimer(oneshot::Sender<Option<Timestamp>>),
     Kill {
         namespace: String,
         pod: String,
@@ -581,6 +605,9 @@ pub(crate) async fn run(
         while let Some(w) = ctx.timers.pop_due(now) {
             ctx.queue.push(w);
         }
+        while let Some(w) = ctx.background.pop_due(now) {
+            ctx.queue.push(w);
+        }
         if let Some(w) = ctx.queue.pop() {
             ctx.process(w);
             processed += 1;
@@ -600,7 +627,7 @@ pub(crate) async fn run(
             let _ = w.send(());
         }
         let sleep_for = if auto_timers {
-            ctx.timers.next().map(|t| {
+            ctx.next_any_timer().map(|t| {
                 let d = t.duration_since(ctx.now());
                 std::time::Duration::try_from(d)
                     .unwrap_or(std::time::Duration::ZERO)
@@ -623,7 +650,8 @@ pub(crate) async fn run(
             },
             cmd = commands.recv() => match cmd {
                 Some(Command::Settle(tx)) => waiters.push(tx),
-                Some(Command::NextTimer(tx)) => { let _ = tx.send(ctx.timers.next()); }
+                Some(Command::NextTimer(tx)) => { let _ = tx.send(ctx.next_any_timer()); }
+                Some(Command::NextForegroundTimer(tx)) => { let _ = tx.send(ctx.timers.next()); }
                 Some(Command::Kill { namespace, pod, container, exit_code, reply }) => {
                     let r = kubelet::kill(&mut ctx, &namespace, &pod, container.as_deref(), exit_code);
                     let _ = reply.send(r);

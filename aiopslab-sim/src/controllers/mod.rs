@@ -177,6 +177,7 @@ pub fn start(store: Arc<Store>, options: Options) -> Handle {
         recorder: Default::default(),
         queue: Default::default(),
         timers: Default::default(),
+        background: Default::default(),
         kubelet: kubelet.clone(),
         unschedulable: Default::default(),
         scheduler: Default::default(),
@@ -234,8 +235,23 @@ impl Handle {
         self.settle().await;
     }
 
+    /// When the next timer that may change something is due: periodic probes that keep
+    /// finding the same result are left out.
+    pub async fn next_foreground_timer(&self) -> Option<Timestamp> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(manager::Command::NextForegroundTimer(tx))
+            .is_err()
+        {
+            return None;
+        }
+        rx.await.ok().flatten()
+    }
+
     /// Settles, then keeps running due timers for at most `max` of real time (a wall clock)
-    /// while some are due within it: "wait until the cluster is quiet".
+    /// while some are due within it: "wait until the cluster is quiet". Periodic probes that
+    /// keep finding the same result go on running but are not waited for.
     pub async fn run_until_quiet(&self, max: std::time::Duration) {
         if self.manual.is_some() {
             self.settle().await;
@@ -244,7 +260,7 @@ impl Handle {
         let deadline = tokio::time::Instant::now() + max;
         loop {
             self.settle().await;
-            let Some(next) = self.next_timer().await else {
+            let Some(next) = self.next_foreground_timer().await else {
                 return;
             };
             let wait = next.duration_since(self.clock.now());

@@ -4,17 +4,18 @@
 //! back-offs) and walks it through time: sandbox (pod IP), image pulls (`Pulling` / `Pulled`,
 //! `ErrImagePull` / `ImagePullBackOff` for images the registry does not have), `Created` /
 //! `Started`, readiness, exits, restarts with the real crash back-off (10 s doubling to 5 min),
-//! OOM kills, liveness kills, run-to-completion pods, and graceful termination. Every change is
+//! OOM kills, readiness and liveness probes on their own timers (see [`probes`]),
+//! run-to-completion pods, and graceful termination. Every change is
 //! written to the pod's status as the real kubelet writes it, and what each container does
 //! comes from its image's [`ContainerBehavior`](super::behavior::ContainerBehavior).
 
 pub(crate) mod env;
+pub(crate) mod probes;
 pub(crate) mod runtime;
 pub(crate) mod shell;
 
 use super::behavior::{
-    Catalog, ContainerBehavior, ImageInfo, ImageRef, Resolution, RunPlan, StartContext,
-    StopBehavior,
+    Catalog, ImageInfo, ImageRef, Resolution, RunPlan, StartContext, StopBehavior,
 };
 use super::manager::{Ctx, Work};
 use super::util::{
@@ -168,6 +169,8 @@ pub(crate) struct Ctr {
     pub previous: Option<Instance>,
     pulled: bool,
     ever_started: bool,
+    /// The probe workers of the current run.
+    probes: Vec<probes::Worker>,
 }
 
 /// What the kubelet knows about one pod.
@@ -295,6 +298,7 @@ fn new_record(ctx: &Ctx, pod: &Value, node: &Value) -> PodRecord {
                 previous: None,
                 pulled: false,
                 ever_started: false,
+                probes: Vec::new(),
             });
         }
     }
@@ -338,6 +342,9 @@ fn container_id(store: &Store) -> String {
 struct Effects {
     events: Vec<(bool, String, String, Option<String>)>,
     next: Option<Timestamp>,
+    /// The next periodic probe that only repeats a steady result (see
+    /// [`probes::Worker::may_change`]).
+    next_background: Option<Timestamp>,
 }
 
 impl Effects {
@@ -348,6 +355,13 @@ impl Effects {
 
     fn wake(&mut self, at: Timestamp) {
         self.next = Some(match self.next {
+            Some(n) => n.min(at),
+            None => at,
+        });
+    }
+
+    fn wake_background(&mut self, at: Timestamp) {
+        self.next_background = Some(match self.next_background {
             Some(n) => n.min(at),
             None => at,
         });
@@ -500,6 +514,9 @@ pub(crate) fn reconcile(ctx: &mut Ctx, ns: &str, name: &str) {
     }
     if let Some(at) = fx.next {
         ctx.enqueue_at(Work::Pod(ns.to_string(), name.to_string()), at);
+    }
+    if let Some(at) = fx.next_background {
+        ctx.enqueue_background_at(Work::Pod(ns.to_string(), name.to_string()), at);
     }
 }
 
@@ -786,132 +803,16 @@ fn start_run(
             ));
         }
     }
-    // Probes.
-    let probe_ok = |probe: &Value, inst: &Instance| -> Result<(), String> {
-        probe_result(
-            &store,
-            probe,
-            inst,
-            rec.ip.as_deref().unwrap_or_default(),
-            &behavior,
-            &info,
-        )
-    };
-    if let Some(live) = spec.get("livenessProbe") {
-        let failing = !inst.plan.live || probe_ok(live, &inst).is_err();
-        if failing {
-            let delay = int(live, "/initialDelaySeconds").unwrap_or(0);
-            let period = int(live, "/periodSeconds").unwrap_or(10).max(1);
-            let threshold = int(live, "/failureThreshold").unwrap_or(3).max(1);
-            let offset = SignedDuration::from_secs(delay + period * threshold);
-            let at = inst.at(offset);
-            if end.as_ref().is_none_or(|(e, _)| at < *e) {
-                let (code, reason) = match inst.plan.stop {
-                    StopBehavior::Graceful(_) => (0, "Completed"),
-                    StopBehavior::Dies => (143, "Error"),
-                    StopBehavior::IgnoresSigterm => (137, "Error"),
-                };
-                end = Some((
-                    at,
-                    Term {
-                        code,
-                        reason: reason.into(),
-                        message: None,
-                        started: Some(t),
-                        finished: at,
-                        container_id: id.clone(),
-                    },
-                ));
-                inst.plan.logs.push(super::behavior::LogLine {
-                    offset,
-                    text: "\u{0}liveness".into(),
-                });
-            }
-        }
+    // Probes run on their own timers from now on; without a readiness probe the container is
+    // ready as soon as it runs.
+    if spec.get("readinessProbe").is_none() {
+        inst.ready_at = Some(t);
     }
-    match spec.get("readinessProbe") {
-        None => inst.ready_at = Some(t),
-        Some(probe) => match probe_ok(probe, &inst) {
-            Ok(()) => {
-                let delay = int(probe, "/initialDelaySeconds").unwrap_or(0) as f64;
-                let period = int(probe, "/periodSeconds").unwrap_or(10).max(1) as f64;
-                let want = inst.plan.ready_after.as_secs_f64();
-                let k = if want <= delay {
-                    0.0
-                } else {
-                    ((want - delay) / period).ceil()
-                };
-                inst.ready_at = Some(inst.at(secs_f(delay + k * period)));
-            }
-            Err(msg) => {
-                let delay = int(probe, "/initialDelaySeconds").unwrap_or(0);
-                inst.ready_at = None;
-                inst.plan.logs.push(super::behavior::LogLine {
-                    offset: SignedDuration::from_secs(delay),
-                    text: format!("\u{0}readiness:{msg}"),
-                });
-            }
-        },
-    }
+    c.probes = probes::Worker::for_container(&spec, t, scale);
     inst.end = end;
     c.previous = c.current.take();
     c.current = Some(inst);
     c.stage = Stage::Running;
-}
-
-/// Whether a probe succeeds against this run: HTTP and TCP probes need a listening port,
-/// exec probes run their command.
-fn probe_result(
-    store: &Store,
-    probe: &Value,
-    inst: &Instance,
-    ip: &str,
-    behavior: &Arc<dyn ContainerBehavior>,
-    info: &ImageInfo,
-) -> Result<(), String> {
-    let port_of = |v: Option<&Value>| -> Option<u16> {
-        match v {
-            Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-            _ => None,
-        }
-    };
-    if let Some(get) = probe.get("httpGet") {
-        let port = port_of(get.get("port"));
-        if let (Some(p), Some(listening)) = (port, &inst.plan.listening)
-            && !listening.contains(&p)
-        {
-            let path = s(get, "/path").unwrap_or("/");
-            let scheme = s(get, "/scheme").unwrap_or("HTTP").to_ascii_lowercase();
-            return Err(format!(
-                "Get \"{scheme}://{ip}:{p}{path}\": dial tcp {ip}:{p}: connect: connection refused"
-            ));
-        }
-        return Ok(());
-    }
-    if let Some(tcp) = probe.get("tcpSocket") {
-        let port = port_of(tcp.get("port"));
-        if let (Some(p), Some(listening)) = (port, &inst.plan.listening)
-            && !listening.contains(&p)
-        {
-            return Err(format!("dial tcp {ip}:{p}: connect: connection refused"));
-        }
-        return Ok(());
-    }
-    if let Some(cmd) = probe.pointer("/exec/command").and_then(Value::as_array) {
-        let argv: Vec<String> = cmd
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let out = runtime::probe_command(store, behavior, info, inst, &argv);
-        return if out.exit_code == 0 {
-            Ok(())
-        } else {
-            let text = String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr);
-            Err(text.trim_end().to_string())
-        };
-    }
-    Ok(())
 }
 
 /// The argv a container runs: `command` (or the image entrypoint) followed by `args` (or the
@@ -966,8 +867,9 @@ fn effective_argv(spec: &Value, info: &ImageInfo, env: &[(String, String)]) -> V
     argv
 }
 
-/// The earliest pending transition of a container.
-fn ctr_next(c: &Ctr) -> Option<Timestamp> {
+/// The earliest pending transition of a container; with `foreground_only`, leaving out the
+/// periodic probes that only repeat a steady result.
+fn ctr_next(c: &Ctr, foreground_only: bool) -> Option<Timestamp> {
     match &c.stage {
         Stage::ConfigError { retry, .. } => Some(*retry),
         Stage::Pulling { done, .. } => Some(*done),
@@ -980,19 +882,20 @@ fn ctr_next(c: &Ctr) -> Option<Timestamp> {
         Stage::Running => {
             let inst = c.current.as_ref()?;
             let end = inst.end.as_ref().map(|(t, _)| *t);
-            let ready = inst.ready_at.filter(|r| *r > inst.started);
-            let probe_events = inst
-                .plan
-                .logs
-                .iter()
-                .filter(|l| l.text.starts_with('\u{0}'))
-                .map(|l| inst.at(l.offset));
+            // Readiness is set by the probe that finds it, at that moment: never a future
+            // transition of its own.
+            let probes = c.probes.iter().map(|w| w.next).filter(|_| !inst.ended);
             let recheck = inst.recheck_at.filter(|_| !inst.ended);
-            [end, ready, recheck]
-                .into_iter()
-                .flatten()
-                .chain(probe_events)
-                .min()
+            if foreground_only {
+                let is_ready = inst.ready_at.is_some();
+                let changing = c
+                    .probes
+                    .iter()
+                    .filter(|w| !inst.ended && w.may_change(is_ready))
+                    .map(|w| w.next);
+                return [end, recheck].into_iter().flatten().chain(changing).min();
+            }
+            [end, recheck].into_iter().flatten().chain(probes).min()
         }
         Stage::CrashBackOff { until, .. } => Some(*until),
         Stage::Idle | Stage::NeverPull(_) | Stage::Done => None,
@@ -1099,7 +1002,7 @@ fn advance(
             best = Some((at, None));
         }
         for (i, c) in rec.ctrs.iter().enumerate() {
-            if let Some(t) = ctr_next(c)
+            if let Some(t) = ctr_next(c, false)
                 && best.is_none_or(|(b, _)| t < b)
             {
                 best = Some((t, Some(i)));
@@ -1109,7 +1012,26 @@ fn advance(
             break;
         };
         if t > now {
-            fx.wake(t);
+            // Foreground work wakes the pod as usual; probes that only repeat themselves wake
+            // it in the background (see `Handle::run_until_quiet`).
+            let cursor = (rec.sandbox_ready && rec.cursor < rec.ctrs.len())
+                .then_some(rec.cursor_at)
+                .flatten();
+            let foreground = rec
+                .ctrs
+                .iter()
+                .filter_map(|c| ctr_next(c, true))
+                .chain(cursor)
+                .min();
+            match foreground {
+                Some(f) => {
+                    fx.wake(f);
+                    if t < f {
+                        fx.wake_background(t);
+                    }
+                }
+                None => fx.wake_background(t),
+            }
             break;
         }
         match which {
@@ -1247,58 +1169,128 @@ fn step_ctr(
                 rec.ctrs[i].stage = Stage::Done;
                 return;
             };
-            // Probe events due now.
-            let mut due = Vec::new();
-            inst.plan.logs.retain(|l| {
-                if l.text.starts_with('\u{0}') && inst_at(inst.started, inst.scale, l.offset) <= t {
-                    due.push(l.text.clone());
-                    false
-                } else {
-                    true
-                }
-            });
             let end_due = inst.end.as_ref().is_some_and(|(e, _)| *e <= t) && !inst.ended;
             if !end_due && !inst.ended && inst.recheck_at.is_some_and(|r| r <= t) {
                 inst.recheck_at = None;
                 recheck_run(ctx, rec, i, pod, t);
             }
-            let c = &rec.ctrs[i];
-            for d in due {
-                if let Some(msg) = d.strip_prefix("\u{0}readiness:") {
-                    fx.event(
-                        true,
-                        "Unhealthy",
-                        format!("Readiness probe failed: {msg}"),
-                        field_path(c),
-                    );
-                } else if d == "\u{0}liveness" {
-                    let probe = c.spec.get("livenessProbe").cloned().unwrap_or(json!({}));
-                    let threshold = int(&probe, "/failureThreshold").unwrap_or(3).max(1);
-                    let msg = liveness_message(&probe, c, rec.ip.as_deref().unwrap_or_default());
-                    for _ in 0..threshold {
-                        fx.event(
-                            true,
-                            "Unhealthy",
-                            format!("Liveness probe failed: {msg}"),
-                            field_path(c),
-                        );
-                    }
-                    fx.event(
-                        false,
-                        "Killing",
-                        format!(
-                            "Container {} failed liveness probe, will be restarted",
-                            c.name
-                        ),
-                        field_path(c),
-                    );
-                }
+            if !end_due {
+                run_probes(ctx, rec, i, t, fx);
             }
             if end_due {
                 finish_run(ctx, rec, i, pod, images, t, fx);
             }
         }
         Stage::Idle | Stage::NeverPull(_) | Stage::Done => {}
+    }
+}
+
+/// Runs the probes of container `i` that are due at `t` and applies what they found:
+/// readiness on or off, `Unhealthy` events, a liveness kill.
+fn run_probes(ctx: &mut Ctx, rec: &mut PodRecord, i: usize, t: Timestamp, fx: &mut Effects) {
+    if rec.ctrs[i].probes.iter().all(|w| w.next > t) {
+        return;
+    }
+    let Resolution::Found(behavior) = ctx.opts.catalog.resolve(&rec.ctrs[i].image) else {
+        return;
+    };
+    let info = behavior.info();
+    let ip = rec.ip.clone().unwrap_or_default();
+    let store = ctx.store.clone();
+    let c = &mut rec.ctrs[i];
+    let Ctr {
+        probes: workers,
+        current,
+        ..
+    } = c;
+    let Some(inst) = current.as_mut() else {
+        return;
+    };
+    let mut found = Vec::new();
+    for w in workers.iter_mut().filter(|w| w.next <= t) {
+        if inst.ended {
+            break;
+        }
+        let result = match w.kind {
+            probes::Kind::Readiness => {
+                // A process that has not come up yet does not answer (quietly: it is starting).
+                if inst.at(inst.plan.ready_after) > t {
+                    w.not_up_yet();
+                    continue;
+                }
+                probes::check(&store, &w.probe, inst, &ip, &behavior, &info, t)
+            }
+            probes::Kind::Liveness => {
+                probes::check(&store, &w.probe, inst, &ip, &behavior, &info, t).and_then(|()| {
+                    if inst.plan.live {
+                        Ok(())
+                    } else {
+                        Err(String::new())
+                    }
+                })
+            }
+        };
+        let result = result.map_err(|m| {
+            if m.is_empty() {
+                liveness_text(&w.probe, inst, &ip)
+            } else {
+                m
+            }
+        });
+        let outcome = w.record(result, inst.ready_at.is_some());
+        match (w.kind, outcome) {
+            (_, probes::Outcome::Quiet) => {}
+            (probes::Kind::Readiness, probes::Outcome::BecameReady) => inst.ready_at = Some(t),
+            (probes::Kind::Liveness, probes::Outcome::BecameReady) => {}
+            (probes::Kind::Readiness, probes::Outcome::Failed { message, flip }) => {
+                found.push(format!("Readiness probe failed: {message}"));
+                if flip {
+                    inst.ready_at = None;
+                }
+            }
+            (probes::Kind::Liveness, probes::Outcome::Failed { message, flip }) => {
+                found.push(format!("Liveness probe failed: {message}"));
+                if flip && inst.end.as_ref().is_none_or(|(e, _)| *e > t) {
+                    let (code, reason) = match inst.plan.stop {
+                        StopBehavior::Graceful(_) => (0, "Completed"),
+                        StopBehavior::Dies => (143, "Error"),
+                        StopBehavior::IgnoresSigterm => (137, "Error"),
+                    };
+                    inst.end = Some((
+                        t,
+                        Term {
+                            code,
+                            reason: reason.into(),
+                            message: None,
+                            started: Some(inst.started),
+                            finished: t,
+                            container_id: inst.id.clone(),
+                        },
+                    ));
+                    found.push(String::new());
+                }
+            }
+        }
+    }
+    let c = &rec.ctrs[i];
+    for message in found {
+        if message.is_empty() {
+            fx.event(
+                false,
+                "Killing",
+                format!(
+                    "Container {} failed liveness probe, will be restarted",
+                    c.name
+                ),
+                field_path(c),
+            );
+            // The killed run probes no more.
+            if let Some(ctr) = rec.ctrs.get_mut(i) {
+                ctr.probes.clear();
+            }
+            break;
+        }
+        fx.event(true, "Unhealthy", message, field_path(c));
     }
 }
 
@@ -1393,6 +1385,16 @@ fn recheck_run(ctx: &mut Ctx, rec: &mut PodRecord, i: usize, pod: &Value, t: Tim
     logs.sort_by_key(|l| l.offset);
     let had_planned_exit = inst.plan.exit.is_some();
     inst.plan = RunPlan { logs, ..new };
+    // The probes may find something else now.
+    let Some(c) = rec.ctrs.get_mut(i) else {
+        return;
+    };
+    for w in &mut c.probes {
+        w.unsettle();
+    }
+    let Some(inst) = c.current.as_mut() else {
+        return;
+    };
     inst.recheck_at = inst.plan.recheck.map(|d| inst_at(t, inst.scale, d));
     // The end follows the new plan, unless the old end was not the plan's own (OOM, liveness).
     let keep_old_end = inst
@@ -1422,13 +1424,18 @@ fn inst_at(started: Timestamp, scale: f64, offset: SignedDuration) -> Timestamp 
     started.checked_add(scaled).unwrap_or(started)
 }
 
-fn liveness_message(probe: &Value, c: &Ctr, ip: &str) -> String {
+/// What a failed probe says when the probe itself reached the process (an unhealthy
+/// process answering HTTP 500, a port it does not listen on).
+fn liveness_text(probe: &Value, inst: &Instance, ip: &str) -> String {
     if let Some(get) = probe.get("httpGet") {
         let port = get.get("port").map(|p| p.to_string()).unwrap_or_default();
         let port = port.trim_matches('"');
         let path = s(get, "/path").unwrap_or("/");
-        let listening = c.current.as_ref().and_then(|i| i.plan.listening.clone());
-        let refused = listening.is_some_and(|l| !l.iter().any(|p| p.to_string() == port));
+        let refused = inst
+            .plan
+            .listening
+            .as_ref()
+            .is_some_and(|l| !l.iter().any(|p| p.to_string() == port));
         if refused {
             return format!(
                 "Get \"http://{ip}:{port}{path}\": dial tcp {ip}:{port}: connect: connection refused"

@@ -139,14 +139,27 @@ pub(crate) fn exec_in(
     (out, machine.files)
 }
 
-/// Runs a probe's command (exec probes), with no store access to app state beyond files.
+/// Runs a probe's command (exec probes) at `now`, with no store access to app state beyond
+/// files: the run's files as they are now, including what `kubectl exec` wrote or deleted.
 pub(crate) fn probe_command(
     store: &Store,
     behavior: &Arc<dyn ContainerBehavior>,
     info: &ImageInfo,
     inst: &Instance,
     argv: &[String],
+    now: Timestamp,
 ) -> ExecOutput {
+    let mut files = inst.files.clone();
+    for (path, content) in &inst.overlay {
+        match content {
+            Some(c) => {
+                files.insert(path.clone(), c.clone());
+            }
+            None => {
+                files.remove(path);
+            }
+        }
+    }
     let setup = ExecSetup {
         behavior,
         fallback: None,
@@ -157,9 +170,9 @@ pub(crate) fn probe_command(
         container_name: "",
         image: "",
         env: vec![],
-        files: inst.files.clone(),
+        files,
         hostname: String::new(),
-        now: inst.started,
+        now,
         pid1: inst.argv.join(" "),
     };
     exec_in(setup, argv, None).0

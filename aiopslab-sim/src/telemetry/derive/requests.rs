@@ -387,6 +387,29 @@ impl RequestLog {
         }
     }
 
+    /// The lines requests made one container print in `[from_ms, to_ms]`, in time order, for
+    /// whoever shows a container's log (`kubectl logs` can merge them with the run's own lines).
+    pub fn container_lines(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Vec<(i64, String)> {
+        if to_ms < from_ms {
+            return Vec::new();
+        }
+        let g = self.lock();
+        g.logs
+            .range((from_ms, 0, 0)..=(to_ms, u64::MAX, usize::MAX))
+            .filter(|(_, l)| {
+                &*l.namespace == namespace && &*l.pod == pod && &*l.container == container
+            })
+            .map(|((t, _, _), l)| (*t, l.message.to_string()))
+            .collect()
+    }
+
     /// Records several requests.
     pub fn record_all(&self, requests: impl IntoIterator<Item = RecordedRequest>) {
         for r in requests {
@@ -633,6 +656,42 @@ mod tests {
         let t = g.traffic_at("ns", "a-1", &[0, 15_000]);
         assert_eq!(t[0], [0.0; 4]);
         assert!(t[1][0] > 0.0 && t[1][1] > 0.0);
+    }
+
+    #[test]
+    fn container_lines_are_per_container_and_window() {
+        let log = RequestLog::new();
+        let line = |t: i64, pod: &str, msg: &str| RecordedLog {
+            time_ms: t,
+            namespace: "ns".into(),
+            pod: pod.into(),
+            container: "c".into(),
+            message: msg.into(),
+        };
+        log.record(RecordedRequest {
+            sampled: false,
+            spans: vec![],
+            logs: vec![
+                line(10, "a", "one"),
+                line(20, "b", "other"),
+                line(30, "a", "two"),
+            ],
+        });
+        log.record(RecordedRequest {
+            sampled: false,
+            spans: vec![],
+            logs: vec![line(5, "a", "zero")],
+        });
+        assert_eq!(
+            log.container_lines("ns", "a", "c", 0, 30),
+            [
+                (5, "zero".to_string()),
+                (10, "one".into()),
+                (30, "two".into())
+            ]
+        );
+        assert_eq!(log.container_lines("ns", "a", "c", 11, 29), []);
+        assert!(log.container_lines("ns", "a", "other", 0, 99).is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! Per node there are also `up` (1 while the node exists), `machine_cpu_cores` and
 //! `machine_memory_bytes` (its capacity), with `instance`, `job` and the node's labels.
 //!
-//! Values come from the kubelet's usage model ([`super::usage`]): working set equals
+//! Values come from the kubelet's usage model (the one `kubectl top` reports): working set equals
 //! `kubectl top` at the scrape instants, and CPU seconds are its integral. The other values
 //! (page cache, threads, file system and background network traffic) are fixed shares or rates
 //! drawn per container from the seed.

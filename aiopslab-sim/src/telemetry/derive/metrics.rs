@@ -28,9 +28,10 @@ impl PodTraffic for Traffic<'_> {
         // Requests are attributed by pod name; an older incarnation with the same name keeps
         // only what happened while it lived.
         let all = self.0.traffic_at(&pod.namespace, &pod.name, times);
-        let base = self
-            .0
-            .traffic_at(&pod.namespace, &pod.name, &[pod.created_ms]);
+        // Everything in intervals that began before the one the pod was created in.
+        let width = self.0.limits.bucket_ms.max(1);
+        let created = pod.created_ms.div_euclid(width) * width;
+        let base = self.0.traffic_at(&pod.namespace, &pod.name, &[created]);
         let base = base.first().copied().unwrap_or([0.0; 4]);
         all.into_iter()
             .map(|row| {

@@ -6,16 +6,37 @@
 //! [`RequestLog`] receives the requests the applications simulated. When a window is asked
 //! for, the sources compute it from those two:
 //!
-//! - [`DerivedMetrics`]: cAdvisor's `container_*` series, as the `kubernetes-cadvisor` job of
-//!   AIOpsLab's Prometheus scrapes them (see [`cadvisor`] for the names and labels), every
-//!   15 s, from the kubelet's usage model (working set equals `kubectl top`, CPU seconds are its
-//!   integral); and request metrics in the style of Istio (see [`mesh`]);
-//! - [`DerivedLogs`]: every container line the kubelet knows and every line simulated requests
-//!   caused, as logstash documents;
+//! - [`DerivedMetrics`]: cAdvisor's series, as the `kubernetes-cadvisor` job of AIOpsLab's
+//!   Prometheus scrapes them every 15 s (names and labels in [`cadvisor`]): working set equals
+//!   `kubectl top`, CPU seconds are its integral; and request metrics in the style of Istio
+//!   ([`mesh`]);
+//! - [`DerivedLogs`]: every container line the kubelet knows (all pods, all restarts, deleted
+//!   pods) and every line simulated requests caused, as logstash documents;
 //! - [`DerivedTraces`]: Jaeger traces of the sampled simulated requests.
 //!
 //! History before the episode is back-dated: see [`baseline`]. Everything is deterministic
-//! for a seed: the same cluster history gives the same query results.
+//! for a seed: the same cluster history gives the same query results, and a sample's value does
+//! not depend on the window it was asked in.
+//!
+//! Metric names: `container_cpu_usage_seconds_total`, `container_cpu_user_seconds_total`,
+//! `container_cpu_system_seconds_total`, `container_cpu_cfs_periods_total`,
+//! `container_cpu_cfs_throttled_periods_total`, `container_cpu_cfs_throttled_seconds_total`,
+//! `container_cpu_load_average_10s`, `container_memory_cache`, `container_memory_usage_bytes`,
+//! `container_memory_working_set_bytes`, `container_memory_rss`, `container_memory_mapped_file`,
+//! `container_memory_max_usage_bytes`, `container_memory_swap`, `container_memory_failcnt`,
+//! `container_spec_cpu_period`, `container_spec_cpu_quota`, `container_spec_cpu_shares`,
+//! `container_spec_memory_limit_bytes`, `container_spec_memory_reservation_limit_bytes`,
+//! `container_spec_memory_swap_limit_bytes`, `container_threads`, `container_threads_max`,
+//! `container_network_{receive,transmit}_{bytes,packets,errors,packets_dropped}_total`
+//! (`interface="eth0"`), `container_fs_{reads,writes}_bytes_total`,
+//! `container_fs_{reads,writes}_total`, `container_fs_usage_bytes`, `container_fs_limit_bytes`
+//! (`device`), `container_oom_events_total`, `container_last_seen`,
+//! `container_start_time_seconds`; per node `up`, `machine_cpu_cores`, `machine_memory_bytes`;
+//! from requests `istio_requests_total` and `istio_request_duration_milliseconds_{bucket,sum,count}`.
+//!
+//! Requests reach telemetry through the store's [`RequestLog`] extension:
+//! `store.extension::<RequestLog>().record_outcome(&outcome, at)` for a request the flow
+//! ([`crate::apps::flow`]) simulated at `at`, or [`RequestLog::record`] for hand-built ones.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<aiopslab_sim::store::Store>, handle: &aiopslab_sim::controllers::Handle) -> std::io::Result<()> {

@@ -367,3 +367,67 @@ async fn hotel_reservation_requests_show_a_fault_in_traces_and_metrics() {
     );
     assert!(rx[0].1 > 60.0 * 420.0, "{rx:?}");
 }
+
+fn compose(i: u64) -> EntryRequest {
+    EntryRequest::post(
+        "http://localhost:8080/wrk2-api/post/compose",
+        &format!(
+            "username=username_{i}&user_id={i}&text=hello%20%40username_3%20http%3A%2F%2Fexample.com%2Fabc&media_ids=[\"123456789012345678\"]&media_types=[\"png\"]&post_type=0"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn social_network_compose_posts_as_thrift_calls_and_sampled_traces() {
+    let sim = Sim::new(42);
+    let t =
+        ClusterTelemetry::for_cluster(sim.store.clone(), Some(&sim.handle), DeriveConfig::new(42));
+    sim.deploy("social-network").await;
+    let log = sim.store.extension::<RequestLog>();
+    let mut sampled = 0;
+    for i in 0..300u64 {
+        let at = sim.clock.now();
+        let out = simulate(&sim.store, "social-network", &compose(i), i, at);
+        assert_eq!(out.status, Some(200), "{out:?}");
+        sampled += usize::from(out.sampled);
+        log.record_outcome(&out, at);
+        sim.handle
+            .advance(jiff::SignedDuration::from_millis(200))
+            .await;
+    }
+    // The last requests are in the counters from the next scrape on.
+    sim.advance(30).await;
+    let now = sim.clock.now().as_millisecond();
+    let m = t.sources().metrics;
+    let rows = vector(
+        m.as_ref(),
+        r#"sum by (destination_service_name, request_protocol) (istio_requests_total{reporter="destination"})"#,
+        now,
+    );
+    let has = |svc: &str, proto: &str| {
+        rows.iter().any(|(l, v)| {
+            l.contains(&format!("destination_service_name=\"{svc}\""))
+                && l.contains(&format!("request_protocol=\"{proto}\""))
+                && *v == 300.0
+        })
+    };
+    // nginx's Jaeger service is nginx-web-server; its Kubernetes Service is nginx-thrift.
+    assert!(has("nginx-thrift", "http"), "{rows:#?}");
+    assert!(has("compose-post-service", "thrift"), "{rows:#?}");
+    assert!(has("text-service", "thrift"), "{rows:#?}");
+    // About 1 % of the requests were sampled at nginx, and only those are traces.
+    let traces = t.sources().traces;
+    let kept = traces.traces(TimeWindow::new(now - 3_600_000, now));
+    assert_eq!(kept.len(), sampled);
+    assert!(sampled < 20, "{sampled}");
+    for tr in &kept {
+        let root = tr.spans.iter().find(|s| s.references.is_empty()).unwrap();
+        assert_eq!(root.process.service_name, "nginx-web-server");
+        assert_eq!(root.operation_name, "/wrk2-api/post/compose");
+        assert!(
+            tr.spans
+                .iter()
+                .any(|s| s.operation_name == "compose_post_server")
+        );
+    }
+}

@@ -431,3 +431,44 @@ async fn social_network_compose_posts_as_thrift_calls_and_sampled_traces() {
         );
     }
 }
+
+async fn hotel_answers(seed: u64) -> (Vec<String>, String) {
+    let sim = Sim::new(seed);
+    let t = ClusterTelemetry::for_cluster(
+        sim.store.clone(),
+        Some(&sim.handle),
+        DeriveConfig::new(seed),
+    );
+    sim.deploy("hotel-reservation").await;
+    load(&sim, 20, 40).await;
+    sim.advance(30).await;
+    let now = sim.clock.now().as_millisecond();
+    let traces: Vec<String> = t
+        .sources()
+        .traces
+        .traces(TimeWindow::new(now - 600_000, now))
+        .iter()
+        .map(|tr| aiopslab_sim::telemetry::jaeger::trace_json(tr).to_string())
+        .collect();
+    let m = t.sources().metrics;
+    let r = Engine::new(m.as_ref())
+        .range(
+            r#"sum by (destination_workload, response_code) (rate(istio_request_duration_milliseconds_sum[1m]))"#,
+            now - 300_000,
+            now,
+            15_000,
+        )
+        .unwrap();
+    (
+        traces,
+        aiopslab_sim::telemetry::prometheus::render_result(&r),
+    )
+}
+
+#[tokio::test]
+async fn same_seed_same_traces_and_request_metrics() {
+    let a = hotel_answers(43).await;
+    let b = hotel_answers(43).await;
+    assert_eq!(a.0.len(), 20);
+    assert_eq!(a, b);
+}

@@ -426,6 +426,27 @@ impl Store {
     where
         F: FnOnce(&mut Value) -> Result<(), StoreError>,
     {
+        self.modify_arc(resource, namespace, name, |current| {
+            let mut next = current.clone();
+            change(&mut next)?;
+            Ok(next)
+        })
+        .map(|stored| (*stored).clone())
+    }
+
+    /// Like [`Store::modify`], but `produce` builds the next object from the current one
+    /// (no copy of the current object is made for it), and the stored object is returned
+    /// without copying it: the cheap path for a write that replaces the whole object.
+    pub fn modify_arc<F>(
+        &self,
+        resource: &ResourceKey,
+        namespace: &str,
+        name: &str,
+        produce: F,
+    ) -> Result<Arc<Value>, StoreError>
+    where
+        F: FnOnce(&Value) -> Result<Value, StoreError>,
+    {
         let mut state = self.lock();
         let key = (namespace.to_string(), name.to_string());
         let current = state
@@ -434,8 +455,9 @@ impl Store {
             .and_then(|m| m.get(&key))
             .cloned()
             .ok_or_else(|| not_found(resource, name))?;
-        let mut next = (*current).clone();
-        change(&mut next)?;
+        let mut next = produce(&current)?;
+        let current_meta = current.get("metadata").and_then(Value::as_object);
+        let current_field = |field: &str| current_meta.and_then(|m| m.get(field));
         let meta = metadata_mut(&mut next)?;
         for field in [
             "name",
@@ -445,21 +467,24 @@ impl Store {
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
         ] {
-            match current.pointer(&format!("/metadata/{field}")) {
-                Some(v) => meta.insert(field.into(), v.clone()),
-                None => meta.remove(field),
+            match current_field(field) {
+                Some(v) => {
+                    if meta.get(field) != Some(v) {
+                        meta.insert(field.into(), v.clone());
+                    }
+                }
+                None => {
+                    meta.remove(field);
+                }
             };
         }
         meta.insert(
             "resourceVersion".into(),
-            current
-                .pointer("/metadata/resourceVersion")
+            current_field("resourceVersion")
                 .cloned()
                 .unwrap_or(Value::Null),
         );
-        let generation = current
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64);
+        let generation = current_field("generation").and_then(Value::as_i64);
         match generation {
             Some(g) => {
                 let spec_changed = current.get("spec") != next.get("spec");
@@ -473,7 +498,7 @@ impl Store {
             }
         }
         if next == *current {
-            return Ok(next);
+            return Ok(current);
         }
         let deleting = next.pointer("/metadata/deletionTimestamp").is_some();
         let finalizers_left = has_finalizers(resource, &next);
@@ -508,7 +533,7 @@ impl Store {
                 rv,
             );
         }
-        Ok((*stored).clone())
+        Ok(stored)
     }
 
     /// Deletes an object.

@@ -60,29 +60,70 @@ pub(crate) fn fields(ctx: &Ctx, rtype: &ResourceType, obj: &mut Value) -> ApiRes
     }
 }
 
-/// Follows `$ref` and single-element `allOf` wrappers to the schema that describes a value.
-fn resolve(mut schema: &Value) -> &Value {
+/// The parts of a schema node the walk looks at, found in one pass over its keys (cheaper
+/// than looking each up).
+#[derive(Default)]
+struct Facets<'a> {
+    reference: Option<&'a str>,
+    properties: Option<&'a serde_json::Map<String, Value>>,
+    /// Whether the node has a `properties` key at all (even one that is not an object).
+    has_properties: bool,
+    all_of: Option<&'a Vec<Value>>,
+    additional: Option<&'a Value>,
+    items: Option<&'a Value>,
+    /// `x-kubernetes-preserve-unknown-fields: true` or `x-kubernetes-int-or-string`.
+    open: bool,
+}
+
+impl<'a> Facets<'a> {
+    fn of(schema: &'a Value) -> Self {
+        let mut f = Facets::default();
+        let Some(map) = schema.as_object() else {
+            return f;
+        };
+        for (key, value) in map {
+            match key.as_str() {
+                "$ref" => f.reference = value.as_str(),
+                "properties" => {
+                    f.has_properties = true;
+                    f.properties = value.as_object();
+                }
+                "allOf" => f.all_of = value.as_array(),
+                "additionalProperties" => f.additional = Some(value).filter(|v| v.is_object()),
+                "items" => f.items = Some(value),
+                "x-kubernetes-preserve-unknown-fields" => {
+                    f.open |= *value == Value::Bool(true);
+                }
+                "x-kubernetes-int-or-string" => f.open = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// Follows `$ref` and single-element `allOf` wrappers to the schema that describes a value,
+/// and returns its facets.
+fn resolve(mut schema: &Value) -> Facets<'_> {
     let defs = &openapi::builtins().definitions;
+    let mut facets = Facets::of(schema);
     for _ in 0..16 {
-        if let Some(name) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.rsplit('/').next())
-        {
+        if let Some(name) = facets.reference.and_then(|r| r.rsplit('/').next()) {
             match defs.get(name) {
                 Some(d) => schema = d,
-                None => return schema,
+                None => return facets,
             }
-        } else if schema.get("properties").is_none()
-            && let Some(Value::Array(all)) = schema.get("allOf")
+        } else if !facets.has_properties
+            && let Some(all) = facets.all_of
             && all.len() == 1
         {
             schema = &all[0];
         } else {
-            return schema;
+            return facets;
         }
+        facets = Facets::of(schema);
     }
-    schema
+    facets
 }
 
 fn walk(
@@ -95,15 +136,13 @@ fn walk(
     if depth > 64 {
         return;
     }
-    let schema = resolve(schema);
-    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
-        || schema.get("x-kubernetes-int-or-string").is_some()
-    {
+    let facets = resolve(schema);
+    if facets.open {
         return;
     }
     match value {
         Value::Object(map) => {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            if let Some(props) = facets.properties {
                 let mut drop = Vec::new();
                 for (k, v) in map.iter_mut() {
                     let len = path.len();
@@ -123,7 +162,7 @@ fn walk(
                 for k in drop {
                     map.remove(&k);
                 }
-            } else if let Some(sub) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+            } else if let Some(sub) = facets.additional {
                 for (k, v) in map.iter_mut() {
                     let len = path.len();
                     if !path.is_empty() {
@@ -136,7 +175,7 @@ fn walk(
             }
         }
         Value::Array(items) => {
-            if let Some(sub) = schema.get("items") {
+            if let Some(sub) = facets.items {
                 for (i, item) in items.iter_mut().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));

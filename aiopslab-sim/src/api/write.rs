@@ -21,6 +21,7 @@ use crate::store::StoreError;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// How many times an update is recomputed when the object changed underneath it.
 const UPDATE_RETRIES: usize = 8;
@@ -170,6 +171,9 @@ pub(crate) fn create_object(
     let now = ctx.store().now_rfc3339();
     if obj.pointer("/metadata/managedFields").is_none() {
         patch::record_update(None, &mut obj, &gvk_of(rtype), manager, &now);
+    } else {
+        // Managed fields the client sent are kept, in the server's form.
+        patch::normalize_managed_fields(&mut obj);
     }
     let ns = object_namespace(rtype, rp).to_string();
     if ctx.dry_run()? {
@@ -248,7 +252,7 @@ pub(crate) fn guarded_update<F>(
     name: &str,
     dry_run: bool,
     mut compute: F,
-) -> ApiResult<Value>
+) -> ApiResult<Arc<Value>>
 where
     F: FnMut(&Value) -> ApiResult<Value>,
 {
@@ -257,18 +261,17 @@ where
         let current = ctx.store().get_arc(&key, ns, name)?;
         let next = compute(&current)?;
         if dry_run {
-            return Ok(next);
+            return Ok(Arc::new(next));
         }
-        let seen = meta_str(&current, "resourceVersion").map(str::to_string);
-        let result = ctx.store().modify(&key, ns, name, |stored| {
-            if meta_str(stored, "resourceVersion").map(str::to_string) != seen {
+        let result = ctx.store().modify_arc(&key, ns, name, |stored| {
+            // The stored object must still be the one `compute` saw.
+            if meta_str(stored, "resourceVersion") != meta_str(&current, "resourceVersion") {
                 return Err(StoreError::Conflict {
                     resource: key.clone(),
                     name: name.to_string(),
                 });
             }
-            *stored = next;
-            Ok(())
+            Ok(next)
         });
         match result {
             Err(StoreError::Conflict { .. }) => continue,
@@ -365,6 +368,8 @@ pub(crate) fn scope_write(
 
 /// Brings server-owned metadata of `next` back from `current` (a PUT body may omit it).
 fn keep_server_metadata(current: &Value, next: &mut Value) {
+    let current_meta = current.get("metadata").and_then(Value::as_object);
+    let current_field = |f: &str| current_meta.and_then(|m| m.get(f));
     let Some(meta) = meta_mut(next) else { return };
     for f in [
         "uid",
@@ -373,16 +378,20 @@ fn keep_server_metadata(current: &Value, next: &mut Value) {
         "deletionGracePeriodSeconds",
         "generation",
     ] {
-        match current.pointer(&format!("/metadata/{f}")) {
+        match current_field(f) {
             Some(v) => {
-                meta.insert(f.into(), v.clone());
+                if meta.get(f) != Some(v) {
+                    meta.insert(f.into(), v.clone());
+                }
             }
             None => {
                 meta.remove(f);
             }
         }
     }
-    if let Some(rv) = current.pointer("/metadata/resourceVersion") {
+    if let Some(rv) = current_field("resourceVersion")
+        && meta.get("resourceVersion") != Some(rv)
+    {
         meta.insert("resourceVersion".into(), rv.clone());
     }
 }

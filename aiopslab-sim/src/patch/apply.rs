@@ -227,8 +227,25 @@ pub(crate) fn server_side_apply(
     }
 
     let mut entries = managed::read(live);
+    // Which entries still are exactly what the stored list holds (their JSON is kept rather
+    // than encoded again): the index of each in that list.
+    let mut kept: Vec<Option<usize>> = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .filter(|(_, json)| Entry::readable(json))
+                .map(|(index, _)| Some(index))
+                .collect()
+        })
+        .unwrap_or_default();
+    if kept.len() != entries.len() {
+        kept = vec![None; entries.len()];
+    }
     if entries.is_empty() {
         let fields = managed::owned_fields(live, gvk, Scope::All);
+        kept.push(None);
         entries.push(Entry {
             manager: BEFORE_FIRST_APPLY.to_string(),
             operation: UPDATE.to_string(),
@@ -269,6 +286,9 @@ pub(crate) fn server_side_apply(
         for (index, path) in &conflicts {
             if let Some(entry) = entries.get_mut(*index) {
                 entry.fields.remove(path);
+            }
+            if let Some(k) = kept.get_mut(*index) {
+                *k = None;
             }
         }
     }
@@ -321,11 +341,32 @@ pub(crate) fn server_side_apply(
             {
                 entry.time = previous.time.clone();
             }
+            if entries[index] != entry {
+                kept[index] = None;
+            }
             entries[index] = entry;
         }
-        None => entries.push(entry),
+        None => {
+            entries.push(entry);
+            kept.push(None);
+        }
     }
-    managed::write(&mut merged, entries);
+    // `merged` started as a copy of the live object: the JSON of unchanged entries is taken
+    // from its list.
+    let mut list: Vec<Value> = merged
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let entries = entries
+        .into_iter()
+        .zip(kept)
+        .map(|(entry, index)| {
+            let json = index.and_then(|i| list.get_mut(i).map(std::mem::take));
+            (entry, json)
+        })
+        .collect();
+    managed::write_cached(&mut merged, entries);
     Ok(merged)
 }
 

@@ -289,6 +289,12 @@ pub(crate) fn fields_of(value: &Value, ty: Ty) -> FieldSet {
     out
 }
 
+/// The fields of `value`, a field described by `meta`, at `prefix` (what [`fields_of`] finds
+/// under that path of a whole object).
+pub(crate) fn fields_at(value: &Value, meta: FieldMeta, prefix: &mut Path, out: &mut FieldSet) {
+    walk_value(value, meta, prefix, out);
+}
+
 fn walk_object(map: &Map<String, Value>, ty: Ty, prefix: &mut Path, out: &mut FieldSet) {
     for (name, value) in map {
         prefix.push(Element::Field(name.clone()));

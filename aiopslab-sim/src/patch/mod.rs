@@ -366,6 +366,30 @@ pub fn record_update(
     managed::record_update(old, new, gvk, manager, now);
 }
 
+/// Rewrites the `metadata.managedFields` a client sent on create in the server's form
+/// (entries it can read, re-encoded, empty ones dropped, in the server's order), as the real
+/// server stores them.
+///
+/// ```
+/// use aiopslab_sim::patch::normalize_managed_fields;
+/// use serde_json::json;
+/// let mut cm = json!({"metadata": {"name": "cfg", "managedFields": [
+///     {"manager": "b", "operation": "Update", "fieldsV1": {"f:data": {"f:x": {}}}},
+///     {"manager": "a", "operation": "Apply", "fieldsV1": {"f:data": {"f:y": {}}}},
+///     {"manager": "c", "operation": "Update", "fieldsV1": {}}]}});
+/// normalize_managed_fields(&mut cm);
+/// let list = cm["metadata"]["managedFields"].as_array().unwrap();
+/// assert_eq!(list.len(), 2);
+/// assert_eq!(list[0]["manager"], "a");
+/// assert_eq!(list[1]["fieldsType"], "FieldsV1");
+/// ```
+pub fn normalize_managed_fields(object: &mut Value) {
+    if object.pointer("/metadata/managedFields").is_some() {
+        let entries = managed::read(object);
+        managed::write(object, entries);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,6 +738,47 @@ mod tests {
                 record_update(Some(&live), &mut new, &gvk, "m", NOW);
                 let mut new = live.clone();
                 record_update(None, &mut new, &gvk, "m", NOW);
+            }
+        }
+
+        #[test]
+        fn stored_managed_fields_are_always_in_the_servers_form(
+            steps in prop::collection::vec(
+                (0usize..3, prop::collection::btree_map("[abc]", "[xy]", 0..3), any::<bool>()),
+                1..6,
+            )
+        ) {
+            // Applies and updates by a few managers, in any order: whatever the write path
+            // keeps of the previous list must be exactly what encoding it afresh gives.
+            let gvk = Gvk::new("", "v1", "ConfigMap");
+            let mut live: Option<Value> = None;
+            for (who, data, force) in steps {
+                let manager = ["one", "two", "kubectl"][who];
+                let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cfg"}, "data": data});
+                let write = || -> Option<Value> {
+                    if manager == "kubectl" {
+                        let mut next = config.clone();
+                        if let Some(l) = &live {
+                            next["metadata"]["managedFields"] =
+                                l["metadata"]["managedFields"].clone();
+                        }
+                        record_update(live.as_ref(), &mut next, &gvk, manager, NOW);
+                        Some(next)
+                    } else {
+                        let kind = PatchKind::Apply { field_manager: manager.into(), force };
+                        let body = serde_json::to_vec(&config).expect("json");
+                        apply_patch(live.as_ref(), &kind, &body, &gvk, NOW).ok()
+                    }
+                };
+                let (Some(next), fresh) = (write(), managed::with_fresh_encoding(write)) else {
+                    continue;
+                };
+                prop_assert_eq!(Some(&next), fresh.as_ref(), "kept JSON differs from a fresh encoding");
+                let mut normalized = next.clone();
+                normalize_managed_fields(&mut normalized);
+                prop_assert_eq!(&normalized, &next);
+                live = Some(next);
             }
         }
 

@@ -198,6 +198,7 @@ pub fn admit(
         ("apps", "DaemonSet") => workloads::daemonset(obj, old, &mut errors),
         ("batch", "Job") => workloads::job(op, obj, old, &mut errors),
         ("batch", "CronJob") => workloads::cronjob(obj, &mut errors),
+        ("autoscaling", "HorizontalPodAutoscaler") => objects::horizontal_pod_autoscaler(obj),
         _ => {}
     }
     if errors.is_empty() {

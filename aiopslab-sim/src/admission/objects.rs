@@ -1,4 +1,5 @@
-//! Defaults for Namespaces, Secrets, PersistentVolumeClaims and PersistentVolumes.
+//! Defaults for Namespaces, Secrets, PersistentVolumeClaims, PersistentVolumes and
+//! HorizontalPodAutoscalers.
 
 use super::Operation;
 use super::field::FieldError;
@@ -192,6 +193,23 @@ pub(super) fn pv(op: Operation, obj: &mut Value) {
         }
         let status = obj_mut(obj, "status");
         default_field(status, "phase", json!("Pending"));
+    }
+}
+
+/// HorizontalPodAutoscalers (`autoscaling/v2` defaults): `minReplicas` 1, and without metrics
+/// the default target of 80% average CPU utilization.
+pub(super) fn horizontal_pod_autoscaler(obj: &mut Value) {
+    let spec = obj_mut(obj, "spec");
+    default_field(spec, "minReplicas", json!(1));
+    let no_metrics = spec
+        .get("metrics")
+        .is_none_or(|m| m.is_null() || m.as_array().is_some_and(Vec::is_empty));
+    if no_metrics {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+        );
     }
 }
 

@@ -47,6 +47,8 @@ pub(crate) enum Work {
     Finalize(ResourceKey, String, String),
     /// Pods left on a node that no longer exists.
     NodeGone(String),
+    /// The status of the ResourceQuotas of a namespace.
+    Quota(String),
 }
 
 /// A FIFO of unique work items.
@@ -319,6 +321,10 @@ impl Ctx {
         self.enqueue_all(&keys::cronjobs(), None, Work::CronJob);
         self.enqueue_all(&keys::services(), None, Work::Service);
         self.enqueue_all(&keys::pvcs(), None, Work::Pvc);
+        let (quotas, _) = self.store.list(&super::quota::quotas(), None);
+        for q in quotas {
+            self.queue.push(Work::Quota(namespace(&q).to_string()));
+        }
         let (pvs, _) = self.store.list(&keys::pvs(), None);
         for pv in pvs {
             self.queue.push(Work::Pv(name(&pv).to_string()));
@@ -438,6 +444,11 @@ impl Ctx {
                 }
             }
             _ => {}
+        }
+        // Quota usage: what changes in a namespace with quotas may change it.
+        let churn = matches!(key.plural.as_str(), "events" | "leases");
+        if !churn && (key.plural == "resourcequotas" || super::quota::has_quotas(self, &ns)) {
+            self.queue.push(Work::Quota(ns.clone()));
         }
         // Garbage collection (events and leases own nothing).
         if matches!(key.plural.as_str(), "events" | "leases") {
@@ -566,6 +577,7 @@ impl Ctx {
             Work::Orphans(uid, ns) => super::gc::collect_orphans(self, &uid, &ns),
             Work::Finalize(k, ns, n) => super::gc::finalize(self, &k, &ns, &n),
             Work::NodeGone(n) => super::gc::node_gone(self, &n),
+            Work::Quota(ns) => super::quota::reconcile(self, &ns),
         }
     }
 }

@@ -47,6 +47,7 @@ pub(crate) mod kubelet;
 mod manager;
 pub mod metrics;
 mod namespace;
+mod quota;
 mod replicaset;
 mod scheduler;
 mod statefulset;

@@ -713,8 +713,13 @@ fn quota_row(quota: &Value, now: Timestamp) -> Row {
     let mut requests: Vec<String> = Vec::new();
     let mut limits: Vec<String> = Vec::new();
     for r in resources {
-        let used = quantity_text(at(quota, &["status", "used", r]));
-        let hard = quantity_text(at(quota, &["status", "hard", r]));
+        // Quantities print canonically (`1000m` is `1`); a missing used value is zero.
+        let canonical = |v: Option<&Value>| {
+            let text = quantity_text(v);
+            super::quantity::canonical(&text).unwrap_or(text)
+        };
+        let used = canonical(at(quota, &["status", "used", r]));
+        let hard = canonical(at(quota, &["status", "hard", r]));
         let text = format!("{r}: {used}/{hard}");
         let mut pieces = r.split('.');
         if pieces.next() == Some("limits") && pieces.next().is_some() {
@@ -1262,6 +1267,17 @@ mod tests {
                 "limits.cpu: 0/4, limits.memory: 1Gi/2Gi",
                 "3d2h"
             ]),
+        );
+        // Quantities print canonically, as Quantity.String() does.
+        assert_eq!(
+            cells(
+                "",
+                "ResourceQuota",
+                json!({"metadata": meta("q"), "status": {
+                    "hard": {"cpu": "1000m", "memory": "1024Mi"},
+                    "used": {"cpu": "0.1", "memory": "512Mi"}}}),
+            )[1],
+            "cpu: 100m/1, memory: 512Mi/1Gi"
         );
         assert_cells(
             "",

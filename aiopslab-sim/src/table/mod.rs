@@ -29,6 +29,7 @@
 //! ```
 
 mod apps;
+mod autoscaling;
 mod batch;
 mod cluster;
 mod core;
@@ -38,6 +39,7 @@ mod duration;
 mod json;
 mod jsonpath;
 mod pod;
+pub mod quantity;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -193,6 +195,7 @@ fn builtin_printer(group: &str, kind: &str) -> Option<Printer> {
     core::printer(group, kind)
         .or_else(|| apps::printer(group, kind))
         .or_else(|| batch::printer(group, kind))
+        .or_else(|| autoscaling::printer(group, kind))
         .or_else(|| cluster::printer(group, kind))
 }
 

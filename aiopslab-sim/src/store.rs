@@ -519,19 +519,7 @@ impl Store {
                 rv,
             );
         } else {
-            state
-                .objects
-                .entry(resource.clone())
-                .or_default()
-                .insert(key, stored.clone());
-            self.record(
-                &mut state,
-                resource,
-                namespace,
-                EventType::Modified,
-                stored.clone(),
-                rv,
-            );
+            self.put(&mut state, resource, namespace, key, stored.clone(), rv);
         }
         Ok(stored)
     }
@@ -611,19 +599,7 @@ impl Store {
                 }
             }
             let stored = Arc::new(next);
-            state
-                .objects
-                .entry(resource.clone())
-                .or_default()
-                .insert(key, stored.clone());
-            self.record(
-                &mut state,
-                resource,
-                namespace,
-                EventType::Modified,
-                stored.clone(),
-                rv,
-            );
+            self.put(&mut state, resource, namespace, key, stored.clone(), rv);
             Ok((*stored).clone())
         } else {
             let stored = Arc::new(next);
@@ -710,6 +686,24 @@ impl Store {
             live,
             resource_version: current,
         })
+    }
+
+    /// Stores `object` under `key` and records it as a `Modified` event.
+    fn put(
+        &self,
+        state: &mut State,
+        resource: &ResourceKey,
+        namespace: &str,
+        key: (String, String),
+        object: Arc<Value>,
+        rv: u64,
+    ) {
+        state
+            .objects
+            .entry(resource.clone())
+            .or_default()
+            .insert(key, object.clone());
+        self.record(state, resource, namespace, EventType::Modified, object, rv);
     }
 
     fn record(
